@@ -1,0 +1,336 @@
+//! Arithmetic and the built-in functions.
+
+use super::value::{format_double, Value};
+use super::{no_overload, EvalResult};
+use crate::error::{EvalError, EvalErrorKind as K};
+use crate::frontend::ast::{ArithOp, Func, TimePart};
+use chrono::{DateTime, Datelike, FixedOffset, TimeDelta, Timelike, Utc};
+use regex::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+fn overflow() -> EvalError {
+    EvalError::new(K::Overflow, "integer overflow")
+}
+
+fn invalid(msg: impl Into<String>) -> EvalError {
+    EvalError::new(K::InvalidArgument, msg)
+}
+
+pub(super) fn arith<'a>(op: ArithOp, a: Value<'a>, b: Value<'a>, lenient: bool) -> EvalResult<'a> {
+    use ArithOp::*;
+    use Value::*;
+    let name = match op {
+        Add => "_+_",
+        Sub => "_-_",
+        Mul => "_*_",
+        Div => "_/_",
+        Rem => "_%_",
+    };
+    Ok(match (op, &a, &b) {
+        (_, Int(x), Int(y)) => Int(match op {
+            Add => x.checked_add(*y),
+            Sub => x.checked_sub(*y),
+            Mul => x.checked_mul(*y),
+            Div | Rem if *y == 0 => return Err(EvalError::new(K::DivisionByZero, "division by zero")),
+            Div => x.checked_div(*y),
+            Rem => x.checked_rem(*y),
+        }
+        .ok_or_else(overflow)?),
+        (_, UInt(x), UInt(y)) => UInt(match op {
+            Add => x.checked_add(*y),
+            Sub => x.checked_sub(*y),
+            Mul => x.checked_mul(*y),
+            Div | Rem if *y == 0 => return Err(EvalError::new(K::DivisionByZero, "division by zero")),
+            Div => x.checked_div(*y),
+            Rem => x.checked_rem(*y),
+        }
+        .ok_or_else(overflow)?),
+        (Add | Sub | Mul | Div, Double(x), Double(y)) => Double(float(op, *x, *y)),
+        (Add | Sub | Mul | Div, x, y) if lenient && x.is_number() && y.is_number() => Double(float(op, as_f64(x), as_f64(y))),
+        (Rem, x, y) if lenient && x.is_number() && y.is_number() => Double(as_f64(x) % as_f64(y)),
+        (Add, Str(x), Str(y)) => Value::string(&[&**x, &**y].concat()),
+        (Add, Str(x), y) if lenient && is_scalar(y) => Value::string(&format!("{}{y}", &**x)),
+        (Add, x, Str(y)) if lenient && is_scalar(x) => Value::string(&format!("{x}{}", &**y)),
+        (Add, Bytes(x), Bytes(y)) => Bytes(x.iter().chain(y.iter()).copied().collect::<Vec<u8>>().into()),
+        (Add, List(x), List(y)) => {
+            let mut out: Vec<Value<'a>> = x.iter().collect();
+            out.extend(y.iter());
+            List(super::List::Owned(Arc::new(out)))
+        }
+        (Add, Timestamp(t), Duration(d)) | (Add, Duration(d), Timestamp(t)) => Timestamp(t.checked_add_signed(*d).ok_or_else(overflow)?),
+        (Sub, Timestamp(t), Duration(d)) => Timestamp(t.checked_sub_signed(*d).ok_or_else(overflow)?),
+        (Sub, Timestamp(x), Timestamp(y)) => Duration(x.signed_duration_since(*y)),
+        (Add, Duration(x), Duration(y)) => Duration(x.checked_add(y).ok_or_else(overflow)?),
+        (Sub, Duration(x), Duration(y)) => Duration(x.checked_sub(y).ok_or_else(overflow)?),
+        _ => return Err(no_overload(name, &[&a, &b])),
+    })
+}
+
+fn is_scalar(v: &Value<'_>) -> bool {
+    matches!(v, Value::Null | Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Str(_))
+}
+
+fn float(op: ArithOp, x: f64, y: f64) -> f64 {
+    match op {
+        ArithOp::Add => x + y,
+        ArithOp::Sub => x - y,
+        ArithOp::Mul => x * y,
+        ArithOp::Div => x / y,
+        ArithOp::Rem => x % y,
+    }
+}
+
+fn as_f64(v: &Value<'_>) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::UInt(u) => *u as f64,
+        Value::Double(d) => *d,
+        _ => f64::NAN,
+    }
+}
+
+pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>, lenient: bool) -> EvalResult<'a> {
+    let _ = lenient;
+    let arg = |args: &[Value<'a>], i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    let bad = |args: &[Value<'_>]| no_overload(f.name(), &args.iter().collect::<Vec<_>>());
+    match f {
+        Func::Size => Ok(Value::Int(match &args[0] {
+            Value::Str(s) => s.chars().count(),
+            Value::Bytes(b) => b.len(),
+            Value::List(l) => l.len(),
+            Value::Map(m) => m.len(),
+            _ => return Err(bad(&args)),
+        } as i64)),
+        Func::Contains | Func::StartsWith | Func::EndsWith => match (&args[0], &args[1]) {
+            (Value::Str(s), Value::Str(n)) => Ok(Value::Bool(match f {
+                Func::Contains => s.contains(&**n),
+                Func::StartsWith => s.starts_with(&**n),
+                _ => s.ends_with(&**n),
+            })),
+            _ => Err(bad(&args)),
+        },
+        Func::Matches => match (&args[0], &args[1]) {
+            (Value::Str(s), Value::Str(re)) => Ok(Value::Bool(regex(re)?.is_match(s))),
+            _ => Err(bad(&args)),
+        },
+        Func::LowerAscii | Func::UpperAscii => match &args[0] {
+            Value::Str(s) => Ok(Value::string(&if f == Func::LowerAscii { s.to_ascii_lowercase() } else { s.to_ascii_uppercase() })),
+            _ => Err(bad(&args)),
+        },
+        Func::Dyn => Ok(args.swap_remove(0)),
+        Func::Type => Ok(Value::Type(args[0].type_name())),
+        Func::Int => match to_int(&args[0]) {
+            Some(r) => r.map(Value::Int),
+            None => Err(bad(&args)),
+        },
+        Func::UInt => match &args[0] {
+            Value::UInt(u) => Ok(Value::UInt(*u)),
+            Value::Int(i) => u64::try_from(*i).map(Value::UInt).map_err(|_| overflow()),
+            Value::Double(d) => {
+                if d.is_finite() && *d > -1.0 && *d < 18446744073709551616.0 {
+                    Ok(Value::UInt(*d as u64))
+                } else {
+                    Err(overflow())
+                }
+            }
+            Value::Str(s) => s.parse().map(Value::UInt).map_err(|_| invalid(format!("cannot convert {:?} to uint", &**s))),
+            _ => Err(bad(&args)),
+        },
+        Func::Double => match &args[0] {
+            Value::Double(d) => Ok(Value::Double(*d)),
+            Value::Int(i) => Ok(Value::Double(*i as f64)),
+            Value::UInt(u) => Ok(Value::Double(*u as f64)),
+            Value::Str(s) => parse_double(s).map(Value::Double).ok_or_else(|| invalid(format!("cannot convert {:?} to double", &**s))),
+            _ => Err(bad(&args)),
+        },
+        Func::String => match &args[0] {
+            Value::Str(_) => Ok(args.swap_remove(0)),
+            Value::Bytes(b) => std::str::from_utf8(b).map(Value::string).map_err(|_| invalid("bytes are not valid UTF-8")),
+            Value::Double(d) => Ok(Value::string(&format_double(*d))),
+            v @ (Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Timestamp(_) | Value::Duration(_)) => Ok(Value::string(&v.to_string())),
+            _ => Err(bad(&args)),
+        },
+        Func::Bool => match &args[0] {
+            Value::Bool(b) => Ok(Value::Bool(*b)),
+            Value::Str(s) => match &**s {
+                "1" | "t" | "true" | "TRUE" | "True" => Ok(Value::Bool(true)),
+                "0" | "f" | "false" | "FALSE" | "False" => Ok(Value::Bool(false)),
+                _ => Err(invalid(format!("cannot convert {:?} to bool", &**s))),
+            },
+            _ => Err(bad(&args)),
+        },
+        Func::Bytes => match &args[0] {
+            Value::Bytes(b) => Ok(Value::Bytes(b.clone())),
+            Value::Str(s) => Ok(Value::Bytes(Arc::from(s.as_bytes()))),
+            _ => Err(bad(&args)),
+        },
+        Func::Timestamp => match &args[0] {
+            Value::Timestamp(t) => Ok(Value::Timestamp(*t)),
+            Value::Str(s) => DateTime::parse_from_rfc3339(s)
+                .map(|t| Value::Timestamp(t.with_timezone(&Utc)))
+                .map_err(|e| invalid(format!("invalid timestamp {:?}: {e}", &**s))),
+            Value::Int(i) => DateTime::from_timestamp(*i, 0).map(Value::Timestamp).ok_or_else(overflow),
+            _ => Err(bad(&args)),
+        },
+        Func::Duration => match &args[0] {
+            Value::Duration(d) => Ok(Value::Duration(*d)),
+            Value::Str(s) => parse_duration(s).map(Value::Duration).ok_or_else(|| invalid(format!("invalid duration {:?}", &**s))),
+            _ => Err(bad(&args)),
+        },
+        Func::TimePart(part) => time_part(part, &args[0], args.get(1)).unwrap_or_else(|| Err(bad(&args))),
+        Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(arg(&args, 0), Value::Bool(false)))),
+    }
+}
+
+fn to_int(v: &Value<'_>) -> Option<Result<i64, EvalError>> {
+    Some(match v {
+        Value::Int(i) => Ok(*i),
+        Value::UInt(u) => i64::try_from(*u).map_err(|_| overflow()),
+        Value::Double(d) => {
+            if d.is_finite() && *d > -9223372036854775809.0 && *d < 9223372036854775808.0 {
+                Ok(*d as i64)
+            } else {
+                Err(overflow())
+            }
+        }
+        Value::Str(s) => s.parse().map_err(|_| invalid(format!("cannot convert {:?} to int", &**s))),
+        Value::Timestamp(t) => Ok(t.timestamp()),
+        _ => return None,
+    })
+}
+
+fn parse_double(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "Infinity" | "+Infinity" | "inf" | "+inf" => Some(f64::INFINITY),
+        "-Infinity" | "-inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok().filter(|d: &f64| d.is_finite()),
+    }
+}
+
+/// Go-style durations, as CEL uses: `"90s"`, `"1h30m"`, `"1.5s"`, `"-2m"`, `"300ms"`.
+pub(crate) fn parse_duration(s: &str) -> Option<TimeDelta> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest == "0" {
+        return Some(TimeDelta::zero());
+    }
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total: i128 = 0;
+    while !rest.is_empty() {
+        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (num, tail) = rest.split_at(num_end);
+        if num.is_empty() || num == "." {
+            return None;
+        }
+        let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_end);
+        let nanos_per: i128 = match unit {
+            "h" => 3_600_000_000_000,
+            "m" => 60_000_000_000,
+            "s" => 1_000_000_000,
+            "ms" => 1_000_000,
+            "us" | "µs" => 1_000,
+            "ns" => 1,
+            _ => return None,
+        };
+        let (int, frac) = num.split_once('.').unwrap_or((num, ""));
+        let int: i128 = if int.is_empty() { 0 } else { int.parse().ok()? };
+        let mut frac_nanos: i128 = 0;
+        let mut scale = nanos_per;
+        for d in frac.bytes().take(18) {
+            scale /= 10;
+            frac_nanos += (d - b'0') as i128 * scale;
+        }
+        total = total.checked_add(int.checked_mul(nanos_per)?.checked_add(frac_nanos)?)?;
+        rest = tail;
+    }
+    let total = if neg { -total } else { total };
+    // CEL durations span about ±10,000 years.
+    if total.abs() > 315_576_000_000_000_000_000 {
+        return None;
+    }
+    Some(TimeDelta::nanoseconds(i64::try_from(total).ok()?))
+}
+
+fn time_part<'a>(part: TimePart, v: &Value<'_>, tz: Option<&Value<'_>>) -> Option<EvalResult<'a>> {
+    match v {
+        Value::Timestamp(t) => {
+            let offset = match tz {
+                None => FixedOffset::east_opt(0)?,
+                Some(Value::Str(s)) => match parse_offset(s) {
+                    Some(o) => o,
+                    None => return Some(Err(invalid(format!("unsupported time zone {:?} (use UTC or ±HH:MM)", &**s)))),
+                },
+                Some(_) => return None,
+            };
+            let t = t.with_timezone(&offset);
+            Some(Ok(Value::Int(match part {
+                TimePart::FullYear => t.year() as i64,
+                TimePart::Month => t.month0() as i64,
+                TimePart::DayOfYear => t.ordinal0() as i64,
+                TimePart::DayOfMonth => t.day0() as i64,
+                TimePart::Date => t.day() as i64,
+                TimePart::DayOfWeek => t.weekday().num_days_from_sunday() as i64,
+                TimePart::Hours => t.hour() as i64,
+                TimePart::Minutes => t.minute() as i64,
+                TimePart::Seconds => t.second() as i64,
+                TimePart::Milliseconds => (t.nanosecond() / 1_000_000) as i64,
+            })))
+        }
+        Value::Duration(d) if tz.is_none() => Some(Ok(Value::Int(match part {
+            TimePart::Hours => d.num_hours(),
+            TimePart::Minutes => d.num_minutes(),
+            TimePart::Seconds => d.num_seconds(),
+            TimePart::Milliseconds => d.num_milliseconds(),
+            _ => return None,
+        }))),
+        _ => None,
+    }
+}
+
+fn parse_offset(s: &str) -> Option<FixedOffset> {
+    if s == "UTC" || s == "Z" {
+        return FixedOffset::east_opt(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    FixedOffset::east_opt(sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60))
+}
+
+thread_local! {
+    /// Compiled patterns, per thread so matching threads never contend on a lock.
+    static REGEX_CACHE: RefCell<HashMap<String, Result<Arc<Regex>, String>>> = RefCell::new(HashMap::new());
+}
+
+const REGEX_CACHE_MAX: usize = 512;
+
+fn regex(pattern: &str) -> Result<Arc<Regex>, EvalError> {
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(r) = cache.get(pattern) {
+            return r.clone().map_err(invalid);
+        }
+        if cache.len() >= REGEX_CACHE_MAX {
+            cache.clear();
+        }
+        let compiled = regex::RegexBuilder::new(pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map(Arc::new)
+            .map_err(|e| format!("invalid regex {pattern:?}: {e}"));
+        cache.insert(pattern.to_owned(), compiled.clone());
+        compiled.map_err(invalid)
+    })
+}
+

@@ -1,0 +1,347 @@
+//! CEL values. A value borrows from the event JSON (`'a`) where it can, so reading
+//! `async.data.id` copies nothing: lists and maps of the event stay JSON until iterated.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::Value as Json;
+use std::cmp::Ordering;
+use std::fmt;
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub enum Value<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Double(f64),
+    Str(Str<'a>),
+    Bytes(Arc<[u8]>),
+    List(List<'a>),
+    Map(Map<'a>),
+    Timestamp(DateTime<Utc>),
+    Duration(TimeDelta),
+    Type(&'static str),
+}
+
+/// A string borrowed from the event or shared with a literal.
+#[derive(Clone, Debug)]
+pub enum Str<'a> {
+    Borrowed(&'a str),
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Str::Borrowed(s) => s,
+            Str::Shared(s) => s,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum List<'a> {
+    Json(&'a [Json]),
+    Owned(Arc<Vec<Value<'a>>>),
+}
+
+#[derive(Clone, Debug)]
+pub enum Map<'a> {
+    Json(&'a serde_json::Map<String, Json>),
+    /// Map literals are small; a vector keeps insertion order and needs no hashing.
+    Owned(Arc<Vec<(Value<'a>, Value<'a>)>>),
+}
+
+impl<'a> List<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            List::Json(l) => l.len(),
+            List::Owned(l) => l.len(),
+        }
+    }
+    pub fn get(&self, i: usize) -> Option<Value<'a>> {
+        match self {
+            List::Json(l) => l.get(i).map(Value::from_json),
+            List::Owned(l) => l.get(i).cloned(),
+        }
+    }
+    pub fn iter(&self) -> impl Iterator<Item = Value<'a>> + '_ {
+        (0..self.len()).map(move |i| self.get(i).expect("index in range"))
+    }
+}
+
+impl<'a> Map<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            Map::Json(m) => m.len(),
+            Map::Owned(m) => m.len(),
+        }
+    }
+    pub fn get(&self, key: &Value<'_>) -> Option<Value<'a>> {
+        match self {
+            Map::Json(m) => match key {
+                Value::Str(s) => m.get(&**s).map(Value::from_json),
+                _ => None,
+            },
+            Map::Owned(m) => m.iter().find(|(k, _)| k.equals(key)).map(|(_, v)| v.clone()),
+        }
+    }
+    pub fn get_str(&self, key: &str) -> Option<Value<'a>> {
+        match self {
+            Map::Json(m) => m.get(key).map(Value::from_json),
+            Map::Owned(m) => m.iter().find(|(k, _)| matches!(k, Value::Str(s) if &**s == key)).map(|(_, v)| v.clone()),
+        }
+    }
+    pub fn keys(&self) -> Vec<Value<'a>> {
+        match self {
+            Map::Json(m) => m.keys().map(|k| Value::Str(Str::Borrowed(k.as_str()))).collect(),
+            Map::Owned(m) => m.iter().map(|(k, _)| k.clone()).collect(),
+        }
+    }
+}
+
+impl<'a> Value<'a> {
+    /// JSON integers that fit in i64 are `int`, every other number is `double`.
+    pub fn from_json(j: &'a Json) -> Value<'a> {
+        match j {
+            Json::Null => Value::Null,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => Value::Double(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Json::String(s) => Value::Str(Str::Borrowed(s)),
+            Json::Array(l) => Value::List(List::Json(l)),
+            Json::Object(m) => Value::Map(Map::Json(m)),
+        }
+    }
+
+    /// An owned copy that borrows nothing (used to store literals and trigger values).
+    pub fn from_json_owned(j: &Json) -> Value<'static> {
+        match j {
+            Json::String(s) => Value::Str(Str::Shared(Arc::from(s.as_str()))),
+            Json::Array(l) => Value::List(List::Owned(Arc::new(l.iter().map(Value::from_json_owned).collect()))),
+            Json::Object(m) => Value::Map(Map::Owned(Arc::new(
+                m.iter().map(|(k, v)| (Value::string(k), Value::from_json_owned(v))).collect(),
+            ))),
+            other => Value::from_json(other).into_owned(),
+        }
+    }
+
+    pub fn string(s: &str) -> Value<'static> {
+        Value::Str(Str::Shared(Arc::from(s)))
+    }
+
+    /// Detaches the value from the event it borrows from.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int(i) => Value::Int(i),
+            Value::UInt(u) => Value::UInt(u),
+            Value::Double(d) => Value::Double(d),
+            Value::Str(Str::Borrowed(s)) => Value::string(s),
+            Value::Str(Str::Shared(s)) => Value::Str(Str::Shared(s)),
+            Value::Bytes(b) => Value::Bytes(b),
+            Value::List(List::Json(l)) => Value::from_json_owned(&Json::Array(l.to_vec())),
+            Value::List(List::Owned(l)) => Value::List(List::Owned(Arc::new(l.iter().cloned().map(Value::into_owned).collect()))),
+            Value::Map(Map::Json(m)) => Value::from_json_owned(&Json::Object(m.clone())),
+            Value::Map(Map::Owned(m)) => Value::Map(Map::Owned(Arc::new(
+                m.iter().map(|(k, v)| (k.clone().into_owned(), v.clone().into_owned())).collect(),
+            ))),
+            Value::Timestamp(t) => Value::Timestamp(t),
+            Value::Duration(d) => Value::Duration(d),
+            Value::Type(t) => Value::Type(t),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null_type",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::UInt(_) => "uint",
+            Value::Double(_) => "double",
+            Value::Str(_) => "string",
+            Value::Bytes(_) => "bytes",
+            Value::List(_) => "list",
+            Value::Map(_) => "map",
+            Value::Timestamp(_) => "google.protobuf.Timestamp",
+            Value::Duration(_) => "google.protobuf.Duration",
+            Value::Type(_) => "type",
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_number(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::UInt(_) | Value::Double(_))
+    }
+
+    /// CEL equality: numbers compare across int, uint and double; other types differ from
+    /// each other (false, not an error).
+    pub fn equals(&self, other: &Value<'_>) -> bool {
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => **a == **b,
+            (Value::Bytes(a), Value::Bytes(b)) => a == b,
+            (Value::List(a), Value::List(b)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.equals(&y))
+            }
+            (Value::Map(a), Value::Map(b)) => {
+                a.len() == b.len()
+                    && a.keys().iter().all(|k| match (a.get(k), b.get(k)) {
+                        (Some(x), Some(y)) => x.equals(&y),
+                        _ => false,
+                    })
+            }
+            (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
+            (Value::Duration(a), Value::Duration(b)) => a == b,
+            (Value::Type(a), Value::Type(b)) => a == b,
+            (a, b) if a.is_number() && b.is_number() => compare_numbers(a, b) == Some(Ordering::Equal),
+            _ => false,
+        }
+    }
+
+    /// CEL ordering. `Err(())` when the types have no order between them; `Ok(None)` when
+    /// they do but these values are unordered (NaN).
+    pub fn compare(&self, other: &Value<'_>) -> Result<Option<Ordering>, ()> {
+        match (self, other) {
+            (Value::Bool(a), Value::Bool(b)) => Ok(Some(a.cmp(b))),
+            (Value::Str(a), Value::Str(b)) => Ok(Some((**a).cmp(&**b))),
+            (Value::Bytes(a), Value::Bytes(b)) => Ok(Some(a.cmp(b))),
+            (Value::Timestamp(a), Value::Timestamp(b)) => Ok(Some(a.cmp(b))),
+            (Value::Duration(a), Value::Duration(b)) => Ok(Some(a.cmp(b))),
+            (a, b) if a.is_number() && b.is_number() => Ok(compare_numbers(a, b)),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Exact comparison across int, uint and double (no rounding through f64 for integers).
+pub fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
+        (Value::UInt(x), Value::UInt(y)) => Some(x.cmp(y)),
+        (Value::Int(x), Value::UInt(y)) => Some((*x as i128).cmp(&(*y as i128))),
+        (Value::UInt(x), Value::Int(y)) => Some((*x as i128).cmp(&(*y as i128))),
+        (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
+        (Value::Int(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
+        (Value::UInt(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
+        (Value::Double(x), Value::Int(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
+        (Value::Double(x), Value::UInt(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
+        _ => None,
+    }
+}
+
+fn cmp_int_double(i: i128, d: f64) -> Option<Ordering> {
+    if d.is_nan() {
+        return None;
+    }
+    // Every i64/u64 lies strictly inside ±2^65; doubles beyond that are decided by sign.
+    const LIMIT: f64 = 36893488147419103232.0; // 2^65
+    if d >= LIMIT {
+        return Some(Ordering::Less);
+    }
+    if d <= -LIMIT {
+        return Some(Ordering::Greater);
+    }
+    let t = d.trunc();
+    match i.cmp(&(t as i128)) {
+        Ordering::Equal => 0.0f64.partial_cmp(&(d - t)),
+        o => Some(o),
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    /// The string form used by `string()` and by lenient concatenation.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::UInt(u) => write!(f, "{u}"),
+            Value::Double(d) => f.write_str(&format_double(*d)),
+            Value::Str(s) => f.write_str(s),
+            Value::Timestamp(t) => f.write_str(&format_timestamp(t)),
+            Value::Duration(d) => f.write_str(&format_duration(d)),
+            Value::Type(t) => f.write_str(t),
+            other => f.write_str(&other.to_json().to_string()),
+        }
+    }
+}
+
+pub fn format_double(d: f64) -> String {
+    if d.is_nan() {
+        "NaN".into()
+    } else if d.is_infinite() {
+        if d > 0.0 { "+Inf".into() } else { "-Inf".into() }
+    } else {
+        format!("{d}")
+    }
+}
+
+pub fn format_timestamp(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+pub fn format_duration(d: &TimeDelta) -> String {
+    let nanos = d.num_nanoseconds();
+    match nanos {
+        Some(n) if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
+        Some(n) => {
+            let s = format!("{:.9}", n as f64 / 1e9);
+            format!("{}s", s.trim_end_matches('0'))
+        }
+        None => format!("{}s", d.num_seconds()),
+    }
+}
+
+impl Value<'_> {
+    /// The JSON rendering used for outputs and canonical keys (see tests/cases/README.md).
+    pub fn to_json(&self) -> Json {
+        match self {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Int(i) => Json::from(*i),
+            Value::UInt(u) => Json::from(*u),
+            Value::Double(d) => serde_json::Number::from_f64(*d).map_or_else(|| Json::String(format_double(*d)), Json::Number),
+            Value::Str(s) => Json::String(s.to_string()),
+            Value::Bytes(b) => Json::String(base64_encode(b)),
+            Value::List(List::Json(l)) => Json::Array(l.to_vec()),
+            Value::List(l) => Json::Array(l.iter().map(|v| v.to_json()).collect()),
+            Value::Map(Map::Json(m)) => Json::Object((*m).clone()),
+            Value::Map(Map::Owned(m)) => Json::Object(
+                m.iter()
+                    .map(|(k, v)| (k.as_str().map_or_else(|| k.to_string(), str::to_owned), v.to_json()))
+                    .collect(),
+            ),
+            Value::Timestamp(t) => Json::String(format_timestamp(t)),
+            Value::Duration(d) => Json::String(format_duration(d)),
+            Value::Type(t) => Json::String((*t).to_owned()),
+        }
+    }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16 | (*chunk.get(1).unwrap_or(&0) as u32) << 8 | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,393 @@
+//! The expression tree every later pass works on. It is ours, not the `cel` crate's: a crate
+//! upgrade touches `parse.rs` only, and the tree says what the indexes need to see (field paths
+//! from the incoming event are one node, literals lifted out of a shape are `Param`s).
+
+use crate::error::Span;
+use crate::eval::Value;
+use std::fmt;
+use std::sync::Arc;
+
+/// Field names from the root of the incoming event: `async.data.id` is `["data", "id"]`.
+pub(crate) type Path = Arc<[Arc<str>]>;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Expr {
+    Lit(Value<'static>),
+    /// A literal lifted out of a shape; its value lives in the subscription's parameters.
+    Param(u32),
+    /// The incoming event (`async` in conditions, `event` in keys), or a field path in it.
+    Path(Path),
+    /// A field of the trigger (`event.*` in conditions); replaced by its value when bound.
+    Trigger(Vec<Arc<str>>, Span),
+    /// A macro variable: an index into the evaluation's stack of locals.
+    Local(u32),
+    Select(Box<Expr>, Arc<str>),
+    /// `has(operand.field)`.
+    Has(Box<Expr>, Arc<str>),
+    Index(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Neg(Box<Expr>),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Cond(Box<Expr>, Box<Expr>, Box<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    Arith(ArithOp, Box<Expr>, Box<Expr>),
+    /// `element in collection`.
+    In(Box<Expr>, Box<Expr>),
+    /// A function call; for methods the receiver is the first argument.
+    Call(Func, Vec<Expr>),
+    List(Vec<Expr>),
+    Map(Vec<(Expr, Expr)>),
+    Comprehension(Box<Comprehension>),
+}
+
+/// A macro expansion (`all`, `exists`, `exists_one`, `map`, `filter`). The iteration variable
+/// is `Local(base)` and the accumulator `Local(base + 1)`, where `base` is the number of locals
+/// in scope outside the comprehension.
+#[derive(Clone, Debug)]
+pub(crate) struct Comprehension {
+    pub base: u32,
+    pub range: Expr,
+    pub accu_init: Expr,
+    pub loop_cond: Expr,
+    pub loop_step: Expr,
+    pub result: Expr,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// The operator with its operands swapped: `a < b` is `b > a`.
+    pub fn flip(self) -> CmpOp {
+        match self {
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+            op => op,
+        }
+    }
+    fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Rem,
+}
+
+impl ArithOp {
+    fn symbol(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Rem => "%",
+        }
+    }
+}
+
+/// The functions celmatch implements natively.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Func {
+    Size,
+    Contains,
+    StartsWith,
+    EndsWith,
+    Matches,
+    LowerAscii,
+    UpperAscii,
+    Int,
+    UInt,
+    Double,
+    String,
+    Bool,
+    Bytes,
+    Timestamp,
+    Duration,
+    Type,
+    Dyn,
+    /// `@not_strictly_false`: true unless the argument is `false` (macro loop conditions).
+    NotStrictlyFalse,
+    TimePart(TimePart),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum TimePart {
+    FullYear,
+    Month,
+    DayOfYear,
+    DayOfMonth,
+    Date,
+    DayOfWeek,
+    Hours,
+    Minutes,
+    Seconds,
+    Milliseconds,
+}
+
+impl Func {
+    /// Looks a call up by name. `method` is true for `x.f(…)`; `argc` counts the receiver.
+    pub fn lookup(name: &str, method: bool, argc: usize) -> Option<Func> {
+        use Func::*;
+        let f = match (name, method) {
+            ("size", _) => Size,
+            ("contains", true) => Contains,
+            ("startsWith", true) => StartsWith,
+            ("endsWith", true) => EndsWith,
+            ("matches", _) => Matches,
+            ("lowerAscii", true) => LowerAscii,
+            ("upperAscii", true) => UpperAscii,
+            ("int", false) => Int,
+            ("uint", false) => UInt,
+            ("double", false) => Double,
+            ("string", false) => String,
+            ("bool", false) => Bool,
+            ("bytes", false) => Bytes,
+            ("timestamp", false) => Timestamp,
+            ("duration", false) => Duration,
+            ("type", false) => Type,
+            ("dyn", false) => Dyn,
+            ("@not_strictly_false", false) => NotStrictlyFalse,
+            (name, true) => TimePart(match name {
+                "getFullYear" => self::TimePart::FullYear,
+                "getMonth" => self::TimePart::Month,
+                "getDayOfYear" => self::TimePart::DayOfYear,
+                "getDayOfMonth" => self::TimePart::DayOfMonth,
+                "getDate" => self::TimePart::Date,
+                "getDayOfWeek" => self::TimePart::DayOfWeek,
+                "getHours" => self::TimePart::Hours,
+                "getMinutes" => self::TimePart::Minutes,
+                "getSeconds" => self::TimePart::Seconds,
+                "getMilliseconds" => self::TimePart::Milliseconds,
+                _ => return None,
+            }),
+            _ => return None,
+        };
+        let arity_ok = match f {
+            Size | LowerAscii | UpperAscii => argc == 1,
+            Contains | StartsWith | EndsWith | Matches => argc == 2,
+            Int | UInt | Double | String | Bool | Bytes | Timestamp | Duration | Type | Dyn | NotStrictlyFalse => argc == 1,
+            TimePart(_) => argc == 1 || argc == 2,
+        };
+        arity_ok.then_some(f)
+    }
+
+    pub fn name(self) -> &'static str {
+        use Func::*;
+        match self {
+            Size => "size",
+            Contains => "contains",
+            StartsWith => "startsWith",
+            EndsWith => "endsWith",
+            Matches => "matches",
+            LowerAscii => "lowerAscii",
+            UpperAscii => "upperAscii",
+            Int => "int",
+            UInt => "uint",
+            Double => "double",
+            String => "string",
+            Bool => "bool",
+            Bytes => "bytes",
+            Timestamp => "timestamp",
+            Duration => "duration",
+            Type => "type",
+            Dyn => "dyn",
+            NotStrictlyFalse => "@not_strictly_false",
+            TimePart(p) => match p {
+                self::TimePart::FullYear => "getFullYear",
+                self::TimePart::Month => "getMonth",
+                self::TimePart::DayOfYear => "getDayOfYear",
+                self::TimePart::DayOfMonth => "getDayOfMonth",
+                self::TimePart::Date => "getDate",
+                self::TimePart::DayOfWeek => "getDayOfWeek",
+                self::TimePart::Hours => "getHours",
+                self::TimePart::Minutes => "getMinutes",
+                self::TimePart::Seconds => "getSeconds",
+                self::TimePart::Milliseconds => "getMilliseconds",
+            },
+        }
+    }
+
+    /// Printed as `receiver.name(args)` rather than `name(args)`.
+    fn is_method(self) -> bool {
+        use Func::*;
+        matches!(self, Contains | StartsWith | EndsWith | Matches | LowerAscii | UpperAscii | TimePart(_))
+    }
+}
+
+impl Expr {
+    pub fn bx(self) -> Box<Expr> {
+        Box::new(self)
+    }
+
+    /// True when the expression can only evaluate to a boolean or an error, so boolean
+    /// rewrites (`true && x` → `x`, `!!x` → `x`) keep its meaning.
+    pub fn is_boolean(&self) -> bool {
+        match self {
+            Expr::Lit(v) => matches!(v, Value::Bool(_)),
+            Expr::Has(..) | Expr::Not(_) | Expr::And(..) | Expr::Or(..) | Expr::Cmp(..) | Expr::In(..) => true,
+            Expr::Call(f, _) => matches!(f, Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches | Func::NotStrictlyFalse | Func::Bool),
+            Expr::Cond(_, a, b) => a.is_boolean() && b.is_boolean(),
+            _ => false,
+        }
+    }
+
+    /// True when the value depends on nothing but literals (no event, trigger, locals or params).
+    pub fn is_constant(&self) -> bool {
+        let mut constant = true;
+        self.visit(&mut |e| {
+            if matches!(e, Expr::Path(_) | Expr::Trigger(..) | Expr::Local(_) | Expr::Param(_) | Expr::Comprehension(_)) {
+                constant = false;
+            }
+        });
+        constant
+    }
+
+    /// Calls `f` on every node, parents before children.
+    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        self.for_each_child(|c| c.visit(f));
+    }
+
+    pub fn for_each_child(&self, mut f: impl FnMut(&Expr)) {
+        match self {
+            Expr::Lit(_) | Expr::Param(_) | Expr::Path(_) | Expr::Trigger(..) | Expr::Local(_) => {}
+            Expr::Select(e, _) | Expr::Has(e, _) | Expr::Not(e) | Expr::Neg(e) => f(e),
+            Expr::Index(a, b) | Expr::And(a, b) | Expr::Or(a, b) | Expr::Cmp(_, a, b) | Expr::Arith(_, a, b) | Expr::In(a, b) => {
+                f(a);
+                f(b)
+            }
+            Expr::Cond(a, b, c) => {
+                f(a);
+                f(b);
+                f(c)
+            }
+            Expr::Call(_, args) | Expr::List(args) => args.iter().for_each(f),
+            Expr::Map(entries) => entries.iter().for_each(|(k, v)| {
+                f(k);
+                f(v)
+            }),
+            Expr::Comprehension(c) => {
+                f(&c.range);
+                f(&c.accu_init);
+                f(&c.loop_cond);
+                f(&c.loop_step);
+                f(&c.result)
+            }
+        }
+    }
+
+    /// The number of nodes.
+    pub fn size(&self) -> usize {
+        let mut n = 0;
+        self.visit(&mut |_| n += 1);
+        n
+    }
+}
+
+/// Prints CEL-like text: parameters as `$0`, the event root as `async`. The text of a shape is
+/// also its cache key, so two expressions print alike exactly when they have the same shape.
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::Lit(v) => match v {
+                Value::Str(s) => write!(f, "{:?}", &**s),
+                Value::Double(d) if d.fract() == 0.0 && d.is_finite() => write!(f, "{d:.1}"),
+                Value::UInt(u) => write!(f, "{u}u"),
+                Value::Bytes(_) => write!(f, "b{}", v.to_json()),
+                Value::List(_) | Value::Map(_) => write!(f, "{}", v.to_json()),
+                Value::Timestamp(_) => write!(f, "timestamp({:?})", v.to_string()),
+                Value::Duration(_) => write!(f, "duration({:?})", v.to_string()),
+                v => write!(f, "{v}"),
+            },
+            Expr::Param(i) => write!(f, "${i}"),
+            Expr::Path(p) => {
+                f.write_str("async")?;
+                p.iter().try_for_each(|s| write!(f, ".{s}"))
+            }
+            Expr::Trigger(p, _) => {
+                f.write_str("event")?;
+                p.iter().try_for_each(|s| write!(f, ".{s}"))
+            }
+            Expr::Local(i) => write!(f, "@{i}"),
+            Expr::Select(e, field) => write!(f, "({e}).{field}"),
+            Expr::Has(e, field) => write!(f, "has(({e}).{field})"),
+            Expr::Index(a, b) => write!(f, "({a})[{b}]"),
+            Expr::Not(e) => write!(f, "!({e})"),
+            Expr::Neg(e) => write!(f, "-({e})"),
+            Expr::And(a, b) => write!(f, "({a} && {b})"),
+            Expr::Or(a, b) => write!(f, "({a} || {b})"),
+            Expr::Cond(c, a, b) => write!(f, "({c} ? {a} : {b})"),
+            Expr::Cmp(op, a, b) => write!(f, "{a} {} {b}", op.symbol()),
+            Expr::Arith(op, a, b) => write!(f, "({a} {} {b})", op.symbol()),
+            Expr::In(a, b) => write!(f, "{a} in {b}"),
+            Expr::Call(func, args) => {
+                let (recv, rest) = if func.is_method() { (Some(&args[0]), &args[1..]) } else { (None, &args[..]) };
+                if let Some(r) = recv {
+                    write!(f, "{r}.")?;
+                }
+                write!(f, "{}(", func.name())?;
+                for (i, a) in rest.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str(")")
+            }
+            Expr::List(items) => {
+                f.write_str("[")?;
+                for (i, a) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{a}")?;
+                }
+                f.write_str("]")
+            }
+            Expr::Map(entries) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k}: {v}")?;
+                }
+                f.write_str("}")
+            }
+            Expr::Comprehension(c) => write!(
+                f,
+                "__comprehension__(@{}, {}, @{}, {}, {}, {}, {})",
+                c.base,
+                c.range,
+                c.base + 1,
+                c.accu_init,
+                c.loop_cond,
+                c.loop_step,
+                c.result
+            ),
+        }
+    }
+}

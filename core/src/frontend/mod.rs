@@ -1,0 +1,213 @@
+//! The expression front end, one pass per module in pipeline order:
+//!
+//! ```text
+//! text ─lex─▶ tokens ─parse─▶ Expr ─bind event.*─▶ ─fold─▶ ─nnf─▶ ─shape: lift literals─▶ Shape + params ─dnf─▶ conjunctions
+//! ```
+//!
+//! Shapes are cached twice over. The *template* cache is keyed by the token stream with its
+//! simple literals replaced by placeholders, so a million subscriptions that differ only in
+//! literals (or in trigger values) are parsed and analysed once: each later one costs a
+//! tokenization and a hash lookup. The *shape* cache is keyed by the printed tree after
+//! binding and folding, and catches the rest (see [`Frontend::compile`]).
+
+pub(crate) mod ast;
+mod bind;
+mod dnf;
+mod fold;
+mod lex;
+mod nnf;
+mod parse;
+mod shape;
+
+pub(crate) use parse::Vars;
+pub use shape::Compiled;
+pub(crate) use shape::Shape;
+
+use crate::error::{CompileError, CompileErrorKind, Span};
+use crate::eval::Value;
+use crate::{Dialect, Limits};
+use ast::Expr;
+use lex::{LitKind, Tok};
+use parking_lot::RwLock;
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Caches stop growing past this many entries (they are cleared and refilled).
+const CACHE_MAX: usize = 100_000;
+
+pub(crate) struct Frontend {
+    pub dialect: Dialect,
+    pub limits: Limits,
+    templates: RwLock<HashMap<(Vars, String), Arc<Template>>>,
+    shapes: RwLock<HashMap<(Vars, String), Arc<Shape>>>,
+}
+
+/// A shape parsed from text whose simple literals were replaced by placeholders.
+struct Template {
+    /// `None` when substituting literals could change folding (for example `$0 == $1`):
+    /// such text always takes the full path.
+    shape: Option<Arc<Shape>>,
+    /// Trigger paths whose values follow the literals in the parameter list.
+    trigger_paths: Vec<(Vec<Arc<str>>, Span)>,
+}
+
+impl Frontend {
+    pub fn new(dialect: Dialect, limits: Limits) -> Self {
+        Frontend { dialect, limits, templates: RwLock::default(), shapes: RwLock::default() }
+    }
+
+    /// Compiles `src`. With `Vars::Condition { trigger: true }`, `trigger` must be given and
+    /// `event.*` is bound from it.
+    pub fn compile(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+        if src.len() > self.limits.max_expr_bytes {
+            let span = Span { start: self.limits.max_expr_bytes, end: src.len() };
+            let msg = format!("expression is {} bytes, over the limit of {}", src.len(), self.limits.max_expr_bytes);
+            return Err(CompileError::new(CompileErrorKind::TooLong, msg, src, span));
+        }
+        let tokens = lex::tokenize(src, self.limits.max_depth)?;
+        if let Some((key, lits)) = template_key(src, &tokens) {
+            let cache_key = (vars, key);
+            let template = self.templates.read().get(&cache_key).cloned();
+            let template = match template {
+                Some(t) => t,
+                None => {
+                    let t = Arc::new(self.build_template(&cache_key.1, vars));
+                    let mut cache = self.templates.write();
+                    if cache.len() >= CACHE_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(cache_key, t.clone());
+                    t
+                }
+            };
+            if let Some(shape) = &template.shape {
+                let mut params = lits;
+                for (path, span) in &template.trigger_paths {
+                    let t = trigger.unwrap_or(&Json::Null);
+                    match bind::trigger_value(t, path, self.dialect) {
+                        Some(v) => params.push(v),
+                        None => return Err(missing_trigger(src, path, *span)),
+                    }
+                }
+                return Ok(Compiled::new(shape.clone(), params, self.dialect));
+            }
+        }
+        self.compile_full(src, vars, trigger)
+    }
+
+    /// The full path: parse, bind, fold, NNF, then lift literals and share the shape.
+    fn compile_full(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+        let mut e = parse::parse(src, vars, self.limits.max_depth, false)?;
+        if let Some(t) = trigger {
+            bind::bind(&mut e, t, self.dialect, src)?;
+        }
+        fold::fold(&mut e, self.dialect);
+        let e = nnf::nnf(e);
+        let (e, params) = shape::lift(e);
+        let key = (vars, e.to_string());
+        if let Some(s) = self.shapes.read().get(&key) {
+            return Ok(Compiled::new(s.clone(), params, self.dialect));
+        }
+        let s = Arc::new(Shape::new(key.1.clone(), e, self.limits.max_conjunctions));
+        let mut cache = self.shapes.write();
+        if cache.len() >= CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, s.clone());
+        Ok(Compiled::new(s, params, self.dialect))
+    }
+
+    fn build_template(&self, text: &str, vars: Vars) -> Template {
+        let none = Template { shape: None, trigger_paths: Vec::new() };
+        // Errors are reported by the full path, with positions in the original text.
+        let Ok(mut e) = parse::parse(text, vars, self.limits.max_depth, true) else { return none };
+        let mut lits = 0;
+        e.visit(&mut |x| {
+            if let Expr::Param(i) = x {
+                lits = lits.max(*i + 1);
+            }
+        });
+        let mut trigger_paths = Vec::new();
+        shape::replace_triggers(&mut e, &mut |path, span| {
+            trigger_paths.push((path, span));
+            lits + trigger_paths.len() as u32 - 1
+        });
+        fold::fold(&mut e, self.dialect);
+        let e = nnf::nnf(e);
+        if shape::folds_with_params(&e) {
+            return none;
+        }
+        let shape = Shape::new(format!("{e}"), e, self.limits.max_conjunctions);
+        Template { shape: Some(Arc::new(shape)), trigger_paths }
+    }
+}
+
+fn missing_trigger(src: &str, path: &[Arc<str>], span: Span) -> CompileError {
+    CompileError::new(CompileErrorKind::MissingTriggerField, format!("the trigger has no field event.{}", path.join(".")), src, span)
+}
+
+/// The text of `src` with its simple literals replaced by placeholders, and their values.
+/// `None` when the text uses the placeholder prefix itself.
+fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'static>>)> {
+    let mut key = String::with_capacity(src.len());
+    let mut lits = Vec::new();
+    for (i, t) in tokens.iter().enumerate() {
+        let text = &src[t.span.start..t.span.end];
+        if i > 0 {
+            key.push(' ');
+        }
+        if t.tok == Tok::Ident && text.starts_with(parse::PARAM_PREFIX) {
+            return None;
+        }
+        // A string in `x["key"]` names a field: it stays, so field paths stay in the shape.
+        let is_field_key = i > 0
+            && &src[tokens[i - 1].span.start..tokens[i - 1].span.end] == "["
+            && tokens.get(i + 1).is_some_and(|n| &src[n.span.start..n.span.end] == "]");
+        let value = match t.tok {
+            Tok::Literal(kind) if !is_field_key => simple_literal(kind, text),
+            _ => None,
+        };
+        match value {
+            Some(v) => {
+                key.push_str(parse::PARAM_PREFIX);
+                key.push_str(&lits.len().to_string());
+                lits.push(v);
+            }
+            None => key.push_str(text),
+        }
+    }
+    Some((key, lits))
+}
+
+/// The value of a literal token whose meaning is obvious without the parser: quoted strings
+/// without escapes or raw/triple quoting, and plain numbers. Anything else stays in the key.
+fn simple_literal(kind: LitKind, text: &str) -> Option<Value<'static>> {
+    match kind {
+        LitKind::String => {
+            let q = text.chars().next()?;
+            if !(q == '"' || q == '\'') || text.len() < 2 || !text.ends_with(q) || text.contains('\\') {
+                return None;
+            }
+            let inner = &text[1..text.len() - 1];
+            if inner.contains(q) || inner.contains('\n') || inner.contains('\r') {
+                return None;
+            }
+            Some(Value::string(inner))
+        }
+        LitKind::Number => {
+            if text.contains(['x', 'X']) {
+                return None;
+            }
+            if let Some(u) = text.strip_suffix(['u', 'U']) {
+                return u.parse().ok().map(Value::UInt);
+            }
+            if text.contains(['.', 'e', 'E']) {
+                text.parse::<f64>().ok().filter(|d| d.is_finite()).map(Value::Double)
+            } else {
+                text.parse().ok().map(Value::Int)
+            }
+        }
+        LitKind::Bytes => None,
+    }
+}

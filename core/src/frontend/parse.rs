@@ -1,0 +1,299 @@
+//! The one module that knows the `cel` crate's parser and AST: it parses the text and converts
+//! the crate's tree into ours, resolving variables and functions on the way.
+
+use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func};
+use crate::error::{CompileError, CompileErrorKind as K, Span};
+use crate::eval::Value;
+use cel::common::ast::{operators as op, EntryExpr, Expr as CelExpr, IdedExpr, LiteralValue, SourceInfo};
+use std::sync::Arc;
+
+/// What the identifiers `async` and `event` mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Vars {
+    /// A subscription condition: `async` is the incoming event, `event` the trigger (allowed
+    /// only when a trigger will be bound).
+    Condition { trigger: bool },
+    /// A key expression or trigger filter: `event` is the incoming event.
+    Key,
+}
+
+/// The prefix of the identifiers that stand for lifted literals (`__cm_p0`, `__cm_p1`, …).
+pub(crate) const PARAM_PREFIX: &str = "__cm_p";
+
+const PARSER_STACK: usize = 32 << 20;
+
+pub(crate) fn parse(src: &str, vars: Vars, max_depth: usize, params: bool) -> Result<Expr, CompileError> {
+    // The `cel` parser (ANTLR-generated) spends tens of kilobytes of stack per nesting level,
+    // more than a 2 MiB thread has at the depth limit. Run it on a fresh stack segment when
+    // the caller's is short; the lexer has already bounded the depth it can reach.
+    stacker::maybe_grow(PARSER_STACK / 2, PARSER_STACK, || parse_and_convert(src, vars, max_depth, params))
+}
+
+fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> Result<Expr, CompileError> {
+    let parser = cel::parser::Parser::new().max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16);
+    let (ast, info) = parser.parse_with_source_info(src).map_err(|errs| {
+        let first = errs.errors.first();
+        let (line, col) = first.map_or((1, 1), |e| e.pos);
+        let msg = first.map_or_else(|| "invalid expression".to_owned(), |e| e.msg.clone());
+        let start = offset_of(src, line.max(1) as usize, col.max(0) as usize);
+        CompileError::new(K::Parse, msg, src, Span { start, end: (start + 1).min(src.len()).max(start) })
+    })?;
+    Converter { src, info: &info, vars, scope: Vec::new(), params, max_depth: max_depth.saturating_mul(2) + 32 }
+        .convert(&ast, 0)
+}
+
+/// Byte offset of a 1-based line and 0-based character column.
+fn offset_of(src: &str, line: usize, col: usize) -> usize {
+    let line_start: usize = src.split_inclusive('\n').take(line - 1).map(str::len).sum();
+    let rest = &src[line_start.min(src.len())..];
+    line_start + rest.char_indices().nth(col).map_or(rest.len(), |(i, _)| i)
+}
+
+struct Converter<'s> {
+    src: &'s str,
+    info: &'s SourceInfo,
+    vars: Vars,
+    /// Macro variables in scope, innermost last.
+    scope: Vec<String>,
+    params: bool,
+    max_depth: usize,
+}
+
+impl Converter<'_> {
+    fn span(&self, e: &IdedExpr) -> Span {
+        match self.info.offset_for(e.id) {
+            Some((start, stop)) => {
+                let to_byte = |c: u32| self.src.char_indices().nth(c as usize).map_or(self.src.len(), |(i, _)| i);
+                let start = to_byte(start);
+                let end = to_byte(stop + 1).max(start);
+                Span { start, end }
+            }
+            None => Span { start: 0, end: self.src.len() },
+        }
+    }
+
+    fn err(&self, kind: K, msg: impl Into<String>, e: &IdedExpr) -> CompileError {
+        CompileError::new(kind, msg, self.src, self.span(e))
+    }
+
+    fn convert(&mut self, e: &IdedExpr, depth: usize) -> Result<Expr, CompileError> {
+        if depth > self.max_depth {
+            return Err(self.err(K::TooDeep, "expression nests too deeply", e));
+        }
+        let d = depth + 1;
+        Ok(match &e.expr {
+            CelExpr::Literal(lit) => Expr::Lit(literal(lit)),
+            CelExpr::Ident(name) => self.ident(name, e)?,
+            CelExpr::Select(sel) => {
+                let operand = self.convert(&sel.operand, d)?;
+                let field: Arc<str> = Arc::from(sel.field.as_str());
+                if sel.test {
+                    Expr::Has(operand.bx(), field)
+                } else {
+                    select(operand, field)
+                }
+            }
+            CelExpr::Call(call) => self.call(call, e, d)?,
+            CelExpr::List(list) => {
+                if !list.optional_indices.is_empty() {
+                    return Err(self.err(K::Unsupported, "optional list elements are not supported", e));
+                }
+                Expr::List(list.elements.iter().map(|x| self.convert(x, d)).collect::<Result<_, _>>()?)
+            }
+            CelExpr::Map(map) => {
+                let mut entries = Vec::with_capacity(map.entries.len());
+                for entry in &map.entries {
+                    match &entry.expr {
+                        EntryExpr::MapEntry(m) if !m.optional => {
+                            entries.push((self.convert(&m.key, d)?, self.convert(&m.value, d)?))
+                        }
+                        _ => return Err(self.err(K::Unsupported, "unsupported map entry", e)),
+                    }
+                }
+                Expr::Map(entries)
+            }
+            CelExpr::Comprehension(c) => {
+                if c.iter_var2.is_some() {
+                    return Err(self.err(K::Unsupported, "two-variable comprehensions are not supported", e));
+                }
+                let range = self.convert(&c.iter_range, d)?;
+                let accu_init = self.convert(&c.accu_init, d)?;
+                let base = self.scope.len() as u32;
+                self.scope.push(c.iter_var.clone());
+                self.scope.push(c.accu_var.clone());
+                let body = (|| {
+                    Ok::<_, CompileError>((
+                        self.convert(&c.loop_cond, d)?,
+                        self.convert(&c.loop_step, d)?,
+                        self.convert(&c.result, d)?,
+                    ))
+                })();
+                self.scope.truncate(base as usize);
+                let (loop_cond, loop_step, result) = body?;
+                Expr::Comprehension(Box::new(Comprehension { base, range, accu_init, loop_cond, loop_step, result }))
+            }
+            CelExpr::Struct(_) => return Err(self.err(K::Unsupported, "message literals are not supported", e)),
+            CelExpr::Unspecified => return Err(self.err(K::Parse, "invalid expression", e)),
+        })
+    }
+
+    fn ident(&self, name: &str, e: &IdedExpr) -> Result<Expr, CompileError> {
+        if let Some(i) = self.scope.iter().rposition(|s| s == name) {
+            return Ok(Expr::Local(i as u32));
+        }
+        if self.params {
+            if let Some(i) = name.strip_prefix(PARAM_PREFIX).and_then(|n| n.parse().ok()) {
+                return Ok(Expr::Param(i));
+            }
+        }
+        Ok(match (name, self.vars) {
+            ("async", Vars::Condition { .. }) | ("event", Vars::Key) => Expr::Path(Arc::from([])),
+            ("event", Vars::Condition { trigger: true }) => Expr::Trigger(Vec::new(), self.span(e)),
+            ("event", Vars::Condition { trigger: false }) => {
+                return Err(self.err(K::UnknownVariable, "`event` (the trigger) is only available when a trigger is given", e))
+            }
+            ("int" | "uint" | "double" | "string" | "bool" | "bytes" | "list" | "map" | "null_type" | "type", _) => {
+                Expr::Lit(Value::Type(type_name(name)))
+            }
+            _ => {
+                let known = match self.vars {
+                    Vars::Condition { .. } => "`async` (the incoming event) and `event` (the trigger)",
+                    Vars::Key => "`event` (the incoming event)",
+                };
+                return Err(self.err(K::UnknownVariable, format!("unknown variable `{name}`; known: {known}"), e));
+            }
+        })
+    }
+
+    fn call(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let mut args = Vec::with_capacity(call.args.len() + 1);
+        if let Some(t) = &call.target {
+            args.push(self.convert(t, d)?);
+        }
+        for a in &call.args {
+            args.push(self.convert(a, d)?);
+        }
+        let name = call.func_name.as_str();
+        let binary = |args: Vec<Expr>| -> (Box<Expr>, Box<Expr>) {
+            let mut it = args.into_iter();
+            (it.next().expect("two args").bx(), it.next().expect("two args").bx())
+        };
+        let arity = |n: usize| args.len() == n && call.target.is_none();
+        Ok(match name {
+            op::LOGICAL_AND | op::LOGICAL_OR if call.target.is_none() && args.len() >= 2 => {
+                // The parser may balance long chains into n-ary calls; fold into binary nodes.
+                let and = name == op::LOGICAL_AND;
+                let mut it = args.into_iter();
+                let first = it.next().expect("non-empty");
+                it.fold(first, |acc, x| if and { Expr::And(acc.bx(), x.bx()) } else { Expr::Or(acc.bx(), x.bx()) })
+            }
+            op::LOGICAL_NOT if arity(1) => Expr::Not(args.pop().expect("one arg").bx()),
+            op::NEGATE if arity(1) => match args.pop().expect("one arg") {
+                Expr::Lit(Value::Int(i)) if i != i64::MIN => Expr::Lit(Value::Int(-i)),
+                Expr::Lit(Value::Double(f)) => Expr::Lit(Value::Double(-f)),
+                x => Expr::Neg(x.bx()),
+            },
+            op::CONDITIONAL if arity(3) => {
+                let mut it = args.into_iter();
+                let (c, a, b) = (it.next().expect("3"), it.next().expect("3"), it.next().expect("3"));
+                Expr::Cond(c.bx(), a.bx(), b.bx())
+            }
+            op::INDEX if arity(2) => {
+                let (a, b) = binary(args);
+                match (*a, *b) {
+                    (operand, Expr::Lit(Value::Str(s))) if matches!(operand, Expr::Path(_) | Expr::Trigger(..)) => {
+                        select(operand, Arc::from(&*s))
+                    }
+                    (a, b) => Expr::Index(a.bx(), b.bx()),
+                }
+            }
+            op::IN if arity(2) => {
+                let (a, b) = binary(args);
+                Expr::In(a, b)
+            }
+            _ if arity(2) && cmp_op(name).is_some() => {
+                let (a, b) = binary(args);
+                Expr::Cmp(cmp_op(name).expect("checked"), a, b)
+            }
+            _ if arity(2) && arith_op(name).is_some() => {
+                let (a, b) = binary(args);
+                Expr::Arith(arith_op(name).expect("checked"), a, b)
+            }
+            _ => match Func::lookup(name, call.target.is_some(), args.len()) {
+                Some(f) => Expr::Call(f, args),
+                None => {
+                    let what = if call.target.is_some() { "method" } else { "function" };
+                    return Err(self.err(K::UnknownFunction, format!("unknown {what} `{name}` with {} argument(s)", call.args.len()), e));
+                }
+            },
+        })
+    }
+}
+
+/// `operand.field`, merged into a field path when the operand is one.
+fn select(operand: Expr, field: Arc<str>) -> Expr {
+    match operand {
+        Expr::Path(p) => {
+            let mut v = p.to_vec();
+            v.push(field);
+            Expr::Path(v.into())
+        }
+        Expr::Trigger(mut p, span) => {
+            p.push(field);
+            Expr::Trigger(p, span)
+        }
+        other => Expr::Select(other.bx(), field),
+    }
+}
+
+fn literal(lit: &LiteralValue) -> Value<'static> {
+    match lit {
+        LiteralValue::Boolean(b) => Value::Bool(*b.inner()),
+        LiteralValue::Int(i) => Value::Int(*i.inner()),
+        LiteralValue::UInt(u) => Value::UInt(*u.inner()),
+        LiteralValue::Double(d) => Value::Double(*d.inner()),
+        LiteralValue::String(s) => Value::string(s.inner()),
+        LiteralValue::Bytes(b) => Value::Bytes(Arc::from(b.inner())),
+        LiteralValue::Null => Value::Null,
+    }
+}
+
+fn cmp_op(name: &str) -> Option<CmpOp> {
+    Some(match name {
+        op::EQUALS => CmpOp::Eq,
+        op::NOT_EQUALS => CmpOp::Ne,
+        op::LESS => CmpOp::Lt,
+        op::LESS_EQUALS => CmpOp::Le,
+        op::GREATER => CmpOp::Gt,
+        op::GREATER_EQUALS => CmpOp::Ge,
+        _ => return None,
+    })
+}
+
+fn arith_op(name: &str) -> Option<ArithOp> {
+    Some(match name {
+        op::ADD => ArithOp::Add,
+        op::SUBSTRACT => ArithOp::Sub,
+        op::MULTIPLY => ArithOp::Mul,
+        op::DIVIDE => ArithOp::Div,
+        op::MODULO => ArithOp::Rem,
+        _ => return None,
+    })
+}
+
+pub(crate) fn type_name(name: &str) -> &'static str {
+    match name {
+        "int" => "int",
+        "uint" => "uint",
+        "double" => "double",
+        "string" => "string",
+        "bool" => "bool",
+        "bytes" => "bytes",
+        "list" => "list",
+        "map" => "map",
+        "null_type" => "null_type",
+        "google.protobuf.Timestamp" => "google.protobuf.Timestamp",
+        "google.protobuf.Duration" => "google.protobuf.Duration",
+        _ => "type",
+    }
+}
