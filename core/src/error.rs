@@ -188,3 +188,52 @@ impl fmt::Display for EvalError {
 }
 
 impl std::error::Error for EvalError {}
+
+/// An error from an engine operation. Its `code()` is stable: the compile codes, or
+/// `invalid_event`, `invalid_subscription`, `id_conflict`, `limit_exceeded`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    code: &'static str,
+    message: String,
+    compile: Option<Box<CompileError>>,
+}
+
+impl Error {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Error { code, message: message.into(), compile: None }
+    }
+    pub(crate) fn invalid_event(message: impl Into<String>) -> Self {
+        Error::new("invalid_event", message)
+    }
+    pub(crate) fn invalid_subscription(message: impl Into<String>) -> Self {
+        Error::new("invalid_subscription", message)
+    }
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// The compile error behind this one, with its position.
+    pub fn compile_error(&self) -> Option<&CompileError> {
+        self.compile.as_deref()
+    }
+}
+
+impl From<CompileError> for Error {
+    fn from(e: CompileError) -> Self {
+        Error { code: e.code(), message: e.to_string(), compile: Some(Box::new(e)) }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.compile.is_some() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.code, self.message)
+        }
+    }
+}
+
+impl std::error::Error for Error {}

@@ -5,11 +5,14 @@ mod eval;
 mod frontend;
 mod limits;
 mod engine;
+mod index;
 
-pub use error::{CompileError, CompileErrorKind, EvalError, EvalErrorKind, Span};
+pub use error::{CompileError, CompileErrorKind, Error, EvalError, EvalErrorKind, Span};
 pub use frontend::Compiled;
 pub use limits::Limits;
-pub use engine::{Config, Engine};
+pub use engine::{
+    parse_duration_ms, parse_time_ms, Clock, Config, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription, SystemClock,
+};
 
 /// Which CEL the engine speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

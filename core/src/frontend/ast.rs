@@ -299,12 +299,6 @@ impl Expr {
         }
     }
 
-    /// The number of nodes.
-    pub fn size(&self) -> usize {
-        let mut n = 0;
-        self.visit(&mut |_| n += 1);
-        n
-    }
 }
 
 /// Prints CEL-like text: parameters as `$0`, the event root as `async`. The text of a shape is

@@ -21,7 +21,7 @@ mod shape;
 
 pub(crate) use parse::Vars;
 pub use shape::Compiled;
-pub(crate) use shape::Shape;
+pub(crate) use shape::{matches, Shape};
 
 use crate::error::{CompileError, CompileErrorKind, Span};
 use crate::eval::Value;
@@ -96,15 +96,30 @@ impl Frontend {
         self.compile_full(src, vars, trigger)
     }
 
-    /// The full path: parse, bind, fold, NNF, then lift literals and share the shape.
-    fn compile_full(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+    /// Parse, bind, fold, NNF and lift, with no cache.
+    fn analyse(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<(Expr, Vec<Value<'static>>), CompileError> {
         let mut e = parse::parse(src, vars, self.limits.max_depth, false)?;
         if let Some(t) = trigger {
             bind::bind(&mut e, t, self.dialect, src)?;
         }
         fold::fold(&mut e, self.dialect);
-        let e = nnf::nnf(e);
-        let (e, params) = shape::lift(e);
+        Ok(shape::lift(nnf::nnf(e)))
+    }
+
+    /// Compiles with neither cache (the reference for differential tests).
+    pub fn compile_uncached(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+        if src.len() > self.limits.max_expr_bytes {
+            return self.compile(src, vars, trigger);
+        }
+        lex::tokenize(src, self.limits.max_depth)?;
+        let (e, params) = self.analyse(src, vars, trigger)?;
+        let s = Shape::new(e.to_string(), e, self.limits.max_conjunctions);
+        Ok(Compiled::new(Arc::new(s), params, self.dialect))
+    }
+
+    /// The full path: parse, bind, fold, NNF, then lift literals and share the shape.
+    fn compile_full(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+        let (e, params) = self.analyse(src, vars, trigger)?;
         let key = (vars, e.to_string());
         if let Some(s) = self.shapes.read().get(&key) {
             return Ok(Compiled::new(s.clone(), params, self.dialect));

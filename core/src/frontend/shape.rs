@@ -77,18 +77,23 @@ impl Compiled {
     /// Evaluates as a condition: `Ok(true)` only for the boolean `true`. A non-boolean result
     /// is the error `not_bool`, except `null` in the lenient dialect, which is `false`.
     pub fn matches(&self, event: &Json) -> Result<bool, EvalError> {
-        let mut cx = Ctx::new(event, &self.params, self.dialect);
-        match eval(&self.shape.expr, &mut cx)? {
-            Value::Bool(b) => Ok(b),
-            Value::Null if self.dialect == Dialect::Lenient => Ok(false),
-            v => Err(EvalError::new(crate::error::EvalErrorKind::NotBool, format!("condition gave {} instead of bool", v.type_name()))),
-        }
+        matches(&self.shape, &self.params, event, self.dialect)
     }
 }
 
 impl fmt::Debug for Compiled {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Compiled").field("shape", &self.shape.key).field("params", &self.params()).finish()
+    }
+}
+
+/// Evaluates a shape with its parameters as a condition (see [`Compiled::matches`]).
+pub(crate) fn matches(shape: &Shape, params: &[Value<'static>], event: &Json, dialect: Dialect) -> Result<bool, EvalError> {
+    let mut cx = Ctx::new(event, params, dialect);
+    match eval(&shape.expr, &mut cx)? {
+        Value::Bool(b) => Ok(b),
+        Value::Null if dialect == Dialect::Lenient => Ok(false),
+        v => Err(EvalError::new(crate::error::EvalErrorKind::NotBool, format!("condition gave {} instead of bool", v.type_name()))),
     }
 }
 

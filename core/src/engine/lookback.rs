@@ -1,0 +1,72 @@
+//! The lookback buffer: recent events per event name, bounded by age, count and bytes, so
+//! that a wait registered just after its event arrived still sees it.
+
+use serde_json::Value as Json;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+pub(crate) struct Buffered {
+    pub event: Arc<Json>,
+    pub id: Option<String>,
+    pub time_ms: i64,
+    bytes: usize,
+}
+
+#[derive(Default)]
+pub(crate) struct Lookback {
+    by_name: HashMap<Arc<str>, (VecDeque<Buffered>, usize)>,
+}
+
+impl Lookback {
+    pub fn push(&mut self, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) {
+        let (event, id, time_ms, bytes) = b;
+        let (queue, total) = self.by_name.entry(Arc::from(name)).or_default();
+        queue.push_back(Buffered { event, id, time_ms, bytes });
+        *total += bytes;
+        while queue.len() > max_events || (*total > max_bytes && queue.len() > 1) {
+            let old = queue.pop_front().expect("non-empty");
+            *total -= old.bytes;
+        }
+    }
+
+    /// Drops events older than `min_time_ms`.
+    pub fn trim(&mut self, min_time_ms: i64) {
+        self.by_name.retain(|_, (queue, total)| {
+            while queue.front().is_some_and(|b| b.time_ms < min_time_ms) {
+                *total -= queue.pop_front().expect("non-empty").bytes;
+            }
+            !queue.is_empty()
+        });
+    }
+
+    /// Buffered events of `name` at or after `since_ms`, oldest first.
+    pub fn since<'a>(&'a self, name: &str, since_ms: i64) -> impl Iterator<Item = &'a Buffered> + 'a {
+        self.by_name.get(name).into_iter().flat_map(move |(q, _)| q.iter().filter(move |b| b.time_ms >= since_ms))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.values().map(|(q, _)| q.len()).sum()
+    }
+}
+
+/// A cheap estimate of an event's JSON size, for the byte bound.
+pub(crate) fn json_bytes(j: &Json) -> usize {
+    let mut total = 0;
+    let mut stack = vec![j];
+    while let Some(v) = stack.pop() {
+        total += match v {
+            Json::Null | Json::Bool(_) => 5,
+            Json::Number(_) => 12,
+            Json::String(s) => s.len() + 2,
+            Json::Array(a) => {
+                stack.extend(a.iter());
+                2 + a.len()
+            }
+            Json::Object(m) => {
+                stack.extend(m.values());
+                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
+            }
+        };
+    }
+    total
+}

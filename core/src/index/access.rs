@@ -1,0 +1,149 @@
+//! Choosing the access predicate of a conjunction: the one atom whose truth the index can test
+//! cheaply and that narrows candidates the most. Every access predicate is a **necessary**
+//! condition of its atom (the atom cannot be true unless the predicate holds); none is
+//! sufficient, so every candidate is verified.
+//!
+//! Negations (`!=`, `!in`, `!startsWith` …) never drive candidate generation: they are true
+//! for almost every event.
+
+use super::range::{Bound, Side};
+use crate::eval::{List, Map, Value};
+use crate::frontend::ast::{CmpOp, Expr, Func, Path};
+use std::sync::Arc;
+
+/// What the index tests for one conjunction.
+#[derive(Clone, Debug)]
+pub(crate) enum Pred {
+    /// The value at the path equals one of these scalars (`==`, `in [..]`).
+    Eq(Vec<Value<'static>>),
+    /// The value at the path is a list containing this scalar, or a map with this key.
+    Elem(Value<'static>),
+    Prefix(Arc<str>),
+    Suffix(Arc<str>),
+    Contains(Arc<str>),
+    Range(Side, Bound),
+    /// The path exists in the event.
+    Presence,
+}
+
+impl Pred {
+    /// Lower is more selective. Equality before affixes before substrings before ranges
+    /// before presence, so a predicate that every subscription shares
+    /// (`async.data.amount > 100`) never hides a selective one.
+    pub fn rank(&self) -> u8 {
+        match self {
+            Pred::Eq(_) | Pred::Elem(_) => 0,
+            Pred::Prefix(_) | Pred::Suffix(_) => 1,
+            Pred::Contains(_) => 2,
+            Pred::Range(..) => 3,
+            Pred::Presence => 4,
+        }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match self {
+            Pred::Eq(_) => "eq",
+            Pred::Elem(_) => "elem",
+            Pred::Prefix(_) => "prefix",
+            Pred::Suffix(_) => "suffix",
+            Pred::Contains(_) => "contains",
+            Pred::Range(..) => "range",
+            Pred::Presence => "presence",
+        }
+    }
+}
+
+/// The access predicate of the most selective indexable atom, or `None` (scan).
+pub(crate) fn choose(atoms: &[Expr], params: &[Value<'static>]) -> Option<(Path, Pred)> {
+    atoms.iter().filter_map(|a| access(a, params)).min_by_key(|(_, p)| p.rank())
+}
+
+fn value<'p>(e: &'p Expr, params: &'p [Value<'static>]) -> Option<&'p Value<'static>> {
+    match e {
+        Expr::Lit(v) => Some(v),
+        Expr::Param(i) => params.get(*i as usize),
+        _ => None,
+    }
+}
+
+fn is_scalar(v: &Value<'_>) -> bool {
+    matches!(v, Value::Null | Value::Bool(_) | Value::Int(_) | Value::UInt(_) | Value::Double(_) | Value::Str(_))
+}
+
+/// A necessary condition of one atom, if the index can test it.
+fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pred)> {
+    match atom {
+        // A bare boolean field: `async.data.flag`.
+        Expr::Path(p) if !p.is_empty() => Some((p.clone(), Pred::Eq(vec![Value::Bool(true)]))),
+        Expr::Cmp(op, a, b) => {
+            let (path, v, op) = match (&**a, &**b) {
+                (Expr::Path(p), other) => (p, value(other, params)?, *op),
+                (other, Expr::Path(p)) => (p, value(other, params)?, op.flip()),
+                _ => return None,
+            };
+            match op {
+                CmpOp::Eq if is_scalar(v) => Some((path.clone(), Pred::Eq(vec![v.clone()]))),
+                CmpOp::Eq => Some((path.clone(), Pred::Presence)),
+                CmpOp::Ne => None,
+                CmpOp::Lt | CmpOp::Le => Some((path.clone(), Bound::of(v).map_or(Pred::Presence, |b| Pred::Range(Side::Upper, b)))),
+                CmpOp::Gt | CmpOp::Ge => Some((path.clone(), Bound::of(v).map_or(Pred::Presence, |b| Pred::Range(Side::Lower, b)))),
+            }
+        }
+        Expr::In(a, b) => match (&**a, &**b) {
+            (Expr::Path(p), coll) => {
+                let items: Vec<Value<'static>> = match coll {
+                    Expr::List(items) => items.iter().map(|i| value(i, params).cloned()).collect::<Option<_>>()?,
+                    other => match value(other, params)? {
+                        Value::List(l) => list_items(l),
+                        Value::Map(m) => map_keys(m),
+                        _ => return None,
+                    },
+                };
+                // A list or map among the items could equal a list or map in the event: no key
+                // stands for that, so leave the atom to verification.
+                items.iter().all(is_scalar).then(|| (p.clone(), Pred::Eq(items)))
+            }
+            (elem, Expr::Path(p)) => match value(elem, params) {
+                Some(v) if is_scalar(v) => Some((p.clone(), Pred::Elem(v.clone()))),
+                _ => Some((p.clone(), Pred::Presence)),
+            },
+            _ => None,
+        },
+        Expr::Call(f @ (Func::StartsWith | Func::EndsWith | Func::Contains), args) => {
+            let Expr::Path(p) = &args[0] else { return None };
+            let needle = match value(&args[1], params) {
+                Some(Value::Str(s)) if !s.is_empty() => Arc::<str>::from(&**s),
+                _ => return Some((p.clone(), Pred::Presence)),
+            };
+            Some((
+                p.clone(),
+                match f {
+                    Func::StartsWith => Pred::Prefix(needle),
+                    Func::EndsWith => Pred::Suffix(needle),
+                    _ => Pred::Contains(needle),
+                },
+            ))
+        }
+        Expr::Call(Func::Matches, args) => match &args[0] {
+            Expr::Path(p) => Some((p.clone(), Pred::Presence)),
+            _ => None,
+        },
+        Expr::Has(operand, field) => match &**operand {
+            Expr::Path(p) => {
+                let mut v = p.to_vec();
+                v.push(field.clone());
+                Some((v.into(), Pred::Presence))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn list_items(l: &List<'static>) -> Vec<Value<'static>> {
+    l.iter().map(Value::into_owned).collect()
+}
+
+fn map_keys(m: &Map<'static>) -> Vec<Value<'static>> {
+    m.keys().into_iter().map(Value::into_owned).collect()
+}

@@ -1,0 +1,75 @@
+//! Posting lists: the subscription slots filed under one index key. Most keys hold one slot
+//! (an id equality), so the list starts inline and becomes a roaring bitmap once it grows.
+
+use roaring::RoaringBitmap;
+
+/// Past this many slots a posting list becomes a bitmap.
+const INLINE_MAX: usize = 16;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Posting {
+    One(u32),
+    Few(Vec<u32>),
+    Many(RoaringBitmap),
+}
+
+impl Posting {
+    pub fn new(slot: u32) -> Posting {
+        Posting::One(slot)
+    }
+
+    pub fn insert(&mut self, slot: u32) {
+        match self {
+            Posting::One(s) if *s == slot => {}
+            Posting::One(s) => *self = Posting::Few(vec![*s, slot]),
+            Posting::Few(v) if v.contains(&slot) => {}
+            Posting::Few(v) if v.len() < INLINE_MAX => v.push(slot),
+            Posting::Few(v) => {
+                let mut b: RoaringBitmap = v.iter().copied().collect();
+                b.insert(slot);
+                *self = Posting::Many(b);
+            }
+            Posting::Many(b) => {
+                b.insert(slot);
+            }
+        }
+    }
+
+    /// Removes `slot`; returns true when the list is now empty.
+    pub fn remove(&mut self, slot: u32) -> bool {
+        match self {
+            Posting::One(s) => *s == slot,
+            Posting::Few(v) => {
+                v.retain(|&s| s != slot);
+                if v.len() == 1 {
+                    *self = Posting::One(v[0]);
+                }
+                false
+            }
+            Posting::Many(b) => {
+                b.remove(slot);
+                if b.len() as usize <= INLINE_MAX / 2 {
+                    *self = Posting::Few(b.iter().collect());
+                }
+                false
+            }
+        }
+    }
+
+    pub fn extend_into(&self, out: &mut Vec<u32>) {
+        match self {
+            Posting::One(s) => out.push(*s),
+            Posting::Few(v) => out.extend_from_slice(v),
+            Posting::Many(b) => out.extend(b.iter()),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        std::mem::size_of::<Posting>()
+            + match self {
+                Posting::One(_) => 0,
+                Posting::Few(v) => v.capacity() * 4,
+                Posting::Many(b) => b.serialized_size(),
+            }
+    }
+}

@@ -1,0 +1,103 @@
+//! Range predicates (`<`, `<=`, `>`, `>=` against a number or a string), in ordered maps so
+//! that an event value finds its candidates in O(log n + hits).
+//!
+//! **Necessary, not sufficient.** Every bound is stored as inclusive, and numbers of all CEL
+//! types share one order by mapping them to `f64` and then to order-preserving `u64` bits
+//! (flip the sign bit of positives, all bits of negatives). The mapping from `i64` to `f64`
+//! rounds, but monotonically: `a <= b` implies `f(a) <= f(b)`, so an inclusive probe in the
+//! mapped space never misses a true match. It may return a bound that rounding made equal;
+//! verification removes it.
+
+use super::posting::Posting;
+use crate::eval::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Bound {
+    Num(u64),
+    Str(Arc<str>),
+}
+
+impl Bound {
+    /// The ordered key of a number or string; `None` for anything else (and NaN).
+    pub fn of(v: &Value<'_>) -> Option<Bound> {
+        Some(match v {
+            Value::Int(i) => Bound::Num(ordered(*i as f64)),
+            Value::UInt(u) => Bound::Num(ordered(*u as f64)),
+            Value::Double(d) if !d.is_nan() => Bound::Num(ordered(*d)),
+            Value::Str(s) => Bound::Str(Arc::from(&**s)),
+            _ => return None,
+        })
+    }
+}
+
+fn ordered(d: f64) -> u64 {
+    let d = if d == 0.0 { 0.0 } else { d }; // -0.0 == 0.0
+    let bits = d.to_bits();
+    if bits >> 63 == 0 {
+        bits | 1 << 63
+    } else {
+        !bits
+    }
+}
+
+/// Which side of the event value the bound sits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Side {
+    /// `value > bound` / `value >= bound`: candidates have `bound <= value`.
+    Lower,
+    /// `value < bound` / `value <= bound`: candidates have `bound >= value`.
+    Upper,
+}
+
+#[derive(Default)]
+pub(crate) struct RangeIndex {
+    lower: BTreeMap<Bound, Posting>,
+    upper: BTreeMap<Bound, Posting>,
+}
+
+impl RangeIndex {
+    fn map(&mut self, side: Side) -> &mut BTreeMap<Bound, Posting> {
+        match side {
+            Side::Lower => &mut self.lower,
+            Side::Upper => &mut self.upper,
+        }
+    }
+
+    pub fn insert(&mut self, side: Side, bound: Bound, slot: u32) {
+        self.map(side).entry(bound).and_modify(|p| p.insert(slot)).or_insert_with(|| Posting::new(slot));
+    }
+
+    pub fn remove(&mut self, side: Side, bound: &Bound, slot: u32) {
+        let map = self.map(side);
+        if map.get_mut(bound).is_some_and(|p| p.remove(slot)) {
+            map.remove(bound);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lower.is_empty() && self.upper.is_empty()
+    }
+
+    /// Appends the slots whose range may contain `v`.
+    pub fn candidates(&self, v: &Value<'_>, out: &mut Vec<u32>) {
+        let Some(key) = Bound::of(v) else { return };
+        // Numbers and strings never order against each other: stay within the key's kind.
+        let (lo, hi) = match &key {
+            Bound::Num(_) => (Bound::Num(0), Bound::Num(u64::MAX)),
+            Bound::Str(_) => (Bound::Str(Arc::from("")), key.clone()),
+        };
+        for (_, p) in self.lower.range(lo..=key.clone()) {
+            p.extend_into(out);
+        }
+        match &key {
+            Bound::Num(_) => self.upper.range(key..=hi).for_each(|(_, p)| p.extend_into(out)),
+            Bound::Str(_) => self.upper.range(key..).for_each(|(_, p)| p.extend_into(out)),
+        }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.lower.iter().chain(self.upper.iter()).map(|(k, p)| 48 + p.bytes() + if let Bound::Str(s) = k { s.len() } else { 0 }).sum()
+    }
+}
