@@ -50,7 +50,9 @@ fn atom(rng: &mut SmallRng) -> String {
     let sp = pick(rng, STR_PATHS);
     let np = pick(rng, NUM_PATHS);
     let ap = pick(rng, ANY_PATHS);
-    match rng.gen_range(0..24) {
+    match rng.gen_range(0..26) {
+        24 => format!("({np} >= {} && {np} < {})", pick(rng, NUM_POOL), pick(rng, NUM_POOL)),
+        25 => format!("({np} > {} && {np} <= {})", pick(rng, NUM_POOL), pick(rng, NUM_POOL)),
         0 | 1 => format!("{sp} == {}", str_lit(rng)),
         2 => format!("{} == {ap}", any_lit(rng)),
         3 => format!("{ap} != {}", any_lit(rng)),
@@ -160,6 +162,11 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
                 );
             }
         }
+    }
+    // The generator must reach every index class, or the comparison proves less than it says.
+    let stats = engine.stats();
+    for class in ["eq", "elem", "prefix", "suffix", "contains", "range", "interval", "presence", "scan"] {
+        assert!(stats.by_class.get(class).is_some_and(|&n| n > 0), "no subscription filed as {class}: {:?}", stats.by_class);
     }
     let (mut pairs, mut fired_total) = (0u64, 0u64);
     for i in 0..events_n {

@@ -22,6 +22,9 @@ pub(crate) enum Pred {
     Suffix(Arc<str>),
     Contains(Arc<str>),
     Range(Side, Bound),
+    /// Numeric `lo <= value <= hi` (order-preserving encodings), from a lower and an upper
+    /// bound on one path in one conjunction.
+    Interval(u64, u64),
     /// The path exists in the event.
     Presence,
 }
@@ -35,8 +38,9 @@ impl Pred {
             Pred::Eq(_) | Pred::Elem(_) => 0,
             Pred::Prefix(_) | Pred::Suffix(_) => 1,
             Pred::Contains(_) => 2,
-            Pred::Range(..) => 3,
-            Pred::Presence => 4,
+            Pred::Interval(..) => 3,
+            Pred::Range(..) => 4,
+            Pred::Presence => 5,
         }
     }
 
@@ -48,6 +52,7 @@ impl Pred {
             Pred::Suffix(_) => "suffix",
             Pred::Contains(_) => "contains",
             Pred::Range(..) => "range",
+            Pred::Interval(..) => "interval",
             Pred::Presence => "presence",
         }
     }
@@ -55,7 +60,24 @@ impl Pred {
 
 /// The access predicate of the most selective indexable atom, or `None` (scan).
 pub(crate) fn choose(atoms: &[Expr], params: &[Value<'static>]) -> Option<(Path, Pred)> {
-    atoms.iter().filter_map(|a| access(a, params)).min_by_key(|(_, p)| p.rank())
+    let preds: Vec<(Path, Pred)> = atoms.iter().filter_map(|a| access(a, params)).collect();
+    let best = preds.iter().min_by_key(|(_, p)| p.rank())?;
+    if best.1.rank() < Pred::Interval(0, 0).rank() {
+        return Some(best.clone());
+    }
+    // Two numeric bounds on one path make an interval, far more selective than either.
+    for (path, p) in &preds {
+        if let Pred::Range(Side::Lower, Bound::Num(lo)) = p {
+            let hi = preds.iter().filter_map(|(q, r)| match r {
+                Pred::Range(Side::Upper, Bound::Num(hi)) if q == path && hi >= lo => Some(*hi),
+                _ => None,
+            });
+            if let Some(hi) = hi.min() {
+                return Some((path.clone(), Pred::Interval(*lo, hi)));
+            }
+        }
+    }
+    Some(best.clone())
 }
 
 fn value<'p>(e: &'p Expr, params: &'p [Value<'static>]) -> Option<&'p Value<'static>> {

@@ -35,6 +35,7 @@ pub(crate) enum Filing {
     Key { path: u32, kind: KeyKind, hash: u64 },
     Affix { path: u32, kind: KeyKind, len: usize, hash: u64 },
     Range { path: u32, side: Side, bound: Bound },
+    Interval { path: u32, lo: u64, hi: u64 },
     Contains { path: u32, needle: Arc<str> },
     Presence { path: u32 },
     Scan,
@@ -49,6 +50,7 @@ impl Filing {
             Filing::Affix { kind: KeyKind::Prefix, .. } => "prefix",
             Filing::Affix { .. } => "suffix",
             Filing::Range { .. } => "range",
+            Filing::Interval { .. } => "interval",
             Filing::Contains { .. } => "contains",
             Filing::Presence { .. } => "presence",
             Filing::Scan => "scan",
@@ -173,6 +175,11 @@ impl Partition {
                     self.path_id(&path);
                     filings.push(Filing::Range { path: pid, side: *side, bound: bound.clone() });
                 }
+                Pred::Interval(lo, hi) => {
+                    self.entries[pid as usize].range.insert_interval(*lo, *hi, slot);
+                    self.path_id(&path);
+                    filings.push(Filing::Interval { path: pid, lo: *lo, hi: *hi });
+                }
                 Pred::Contains(needle) => {
                     self.entries[pid as usize].contains.insert(needle, slot);
                     self.path_id(&path);
@@ -219,6 +226,10 @@ impl Partition {
                 }
                 Filing::Range { path, side, bound } => {
                     self.entries[*path as usize].range.remove(*side, bound, slot);
+                    self.release_path(*path);
+                }
+                Filing::Interval { path, lo, hi } => {
+                    self.entries[*path as usize].range.remove_interval(*lo, *hi, slot);
                     self.release_path(*path);
                 }
                 Filing::Contains { path, needle } => {

@@ -32,7 +32,7 @@ impl Bound {
     }
 }
 
-fn ordered(d: f64) -> u64 {
+pub(crate) fn ordered(d: f64) -> u64 {
     let d = if d == 0.0 { 0.0 } else { d }; // -0.0 == 0.0
     let bits = d.to_bits();
     if bits >> 63 == 0 {
@@ -55,6 +55,25 @@ pub(crate) enum Side {
 pub(crate) struct RangeIndex {
     lower: BTreeMap<Bound, Posting>,
     upper: BTreeMap<Bound, Posting>,
+    intervals: IntervalIndex,
+}
+
+/// Numeric intervals `lo <= value <= hi` (both bounds of one path in one conjunction).
+///
+/// Indexing by one bound alone would make every interval below (or above) the value a
+/// candidate. Instead intervals are grouped by width class (the bit length of `hi - lo` in
+/// the order-preserving encoding); in class `k` every interval has `hi - lo < 2^k`, so one
+/// containing `v` has `lo` in `[v - 2^k, v]`. A probe reads that window in each non-empty
+/// class: O(classes × (log n + window)). Candidates in the window whose `hi` is below `v`
+/// are dropped on the spot. **Necessary, not sufficient**: the bounds are inclusive and
+/// rounded through `f64`, so verification still decides.
+#[derive(Default)]
+struct IntervalIndex {
+    classes: BTreeMap<u32, BTreeMap<u64, Vec<(u64, u32)>>>,
+}
+
+fn width_class(lo: u64, hi: u64) -> u32 {
+    64 - hi.saturating_sub(lo).leading_zeros()
 }
 
 impl RangeIndex {
@@ -62,6 +81,26 @@ impl RangeIndex {
         match side {
             Side::Lower => &mut self.lower,
             Side::Upper => &mut self.upper,
+        }
+    }
+
+    /// Files `lo <= value <= hi` (both in the order-preserving encoding).
+    pub fn insert_interval(&mut self, lo: u64, hi: u64, slot: u32) {
+        let class = self.intervals.classes.entry(width_class(lo, hi)).or_default();
+        class.entry(lo).or_default().push((hi, slot));
+    }
+
+    pub fn remove_interval(&mut self, lo: u64, hi: u64, slot: u32) {
+        let k = width_class(lo, hi);
+        let Some(class) = self.intervals.classes.get_mut(&k) else { return };
+        if let Some(v) = class.get_mut(&lo) {
+            v.retain(|&(h, s)| !(h == hi && s == slot));
+            if v.is_empty() {
+                class.remove(&lo);
+            }
+        }
+        if class.is_empty() {
+            self.intervals.classes.remove(&k);
         }
     }
 
@@ -77,12 +116,20 @@ impl RangeIndex {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lower.is_empty() && self.upper.is_empty()
+        self.lower.is_empty() && self.upper.is_empty() && self.intervals.classes.is_empty()
     }
 
     /// Appends the slots whose range may contain `v`.
     pub fn candidates(&self, v: &Value<'_>, out: &mut Vec<u32>) {
         let Some(key) = Bound::of(v) else { return };
+        if let Bound::Num(x) = key {
+            for (&k, class) in &self.intervals.classes {
+                let from = if k >= 64 { 0 } else { x.saturating_sub(1u64 << k) };
+                for (_, list) in class.range(from..=x) {
+                    out.extend(list.iter().filter(|&&(hi, _)| hi >= x).map(|&(_, s)| s));
+                }
+            }
+        }
         // Numbers and strings never order against each other: stay within the key's kind.
         let (lo, hi) = match &key {
             Bound::Num(_) => (Bound::Num(0), Bound::Num(u64::MAX)),
@@ -98,6 +145,7 @@ impl RangeIndex {
     }
 
     pub fn bytes(&self) -> usize {
-        self.lower.iter().chain(self.upper.iter()).map(|(k, p)| 48 + p.bytes() + if let Bound::Str(s) = k { s.len() } else { 0 }).sum()
+        self.lower.iter().chain(self.upper.iter()).map(|(k, p)| 48 + p.bytes() + if let Bound::Str(s) = k { s.len() } else { 0 }).sum::<usize>()
+            + self.intervals.classes.values().flat_map(|c| c.values()).map(|v| 48 + v.capacity() * 16).sum::<usize>()
     }
 }
