@@ -28,6 +28,7 @@ use claims::Claims;
 use lookback::Lookback;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value as Json;
+use ahash::AHashMap;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -66,14 +67,14 @@ struct Record {
 struct State {
     slots: Vec<Option<Record>>,
     free: Vec<u32>,
-    ids: HashMap<Arc<str>, u32>,
-    owners: HashMap<Arc<str>, Vec<u32>>,
-    partitions: HashMap<Arc<str>, Partition>,
+    ids: AHashMap<Arc<str>, u32>,
+    owners: AHashMap<Arc<str>, Vec<u32>>,
+    partitions: AHashMap<Arc<str>, Partition>,
     deadlines: BTreeSet<(i64, u64, u32)>,
     next_seq: u64,
     /// Subscriptions per access class (`eq`, `range`, …, `scan`), for statistics.
-    classes: HashMap<&'static str, u64>,
-    shapes: HashMap<usize, u64>,
+    classes: AHashMap<&'static str, u64>,
+    shapes: AHashMap<usize, u64>,
 }
 
 /// A subscription compiled and planned, ready to be filed.

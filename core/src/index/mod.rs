@@ -25,7 +25,7 @@ use posting::Posting;
 use range::{Bound, RangeIndex, Side};
 use roaring::RoaringBitmap;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use substring::ContainsIndex;
 
@@ -78,7 +78,7 @@ struct PathEntry {
 pub(crate) struct Partition {
     entries: Vec<PathEntry>,
     free_entries: Vec<u32>,
-    path_ids: HashMap<Path, u32>,
+    path_ids: ahash::AHashMap<Path, u32>,
     keys: KeyMap,
     scan: RoaringBitmap,
 }

@@ -1,0 +1,44 @@
+//! `scale --waits N --shape SHAPE [--events K] [--seed S] [--json]`: see the crate docs.
+
+use celmatch_benches::{run, Shape};
+use std::io::{IsTerminal, Write};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let (mut waits, mut shape, mut events, mut seed, mut json) = (1_000_000u64, Shape::Eq, 10_000u64, 42u64, false);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| fail(&format!("{a} needs a value")));
+        match a.as_str() {
+            "--waits" => waits = value().parse().unwrap_or_else(|_| fail("--waits takes a number")),
+            "--shape" => shape = value().parse().unwrap_or_else(|e: String| fail(&e)),
+            "--events" => events = value().parse().unwrap_or_else(|_| fail("--events takes a number")),
+            "--seed" => seed = value().parse().unwrap_or_else(|_| fail("--seed takes a number")),
+            "--json" => json = true,
+            _ => fail(&format!("unknown argument {a}")),
+        }
+    }
+    if waits == 0 || events == 0 {
+        fail("--waits and --events must be positive");
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut progress = |stage: &str, done: u64, total: u64| {
+        if tty {
+            eprint!("\r{stage:>5} {:>3}% ({done}/{total})   ", done * 100 / total);
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let report = run(shape, waits, events, seed, &mut progress);
+    if tty {
+        eprintln!();
+    }
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        println!("{report}");
+    }
+}
+
+fn fail(msg: &str) -> ! {
+    eprintln!("scale: {msg}");
+    std::process::exit(2)
+}
