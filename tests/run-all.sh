@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test suite (Rust now; Python and Node join as their bindings land).
+# Runs every test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --locked
+cargo test --locked

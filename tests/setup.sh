@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds everything the test suite needs, on a fresh machine of this project's
-# kind (Rust by rustup, Python and Node already present). Idempotent.
+# kind (Rust by rustup, Python 3 and Node.js with npm already present). Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fetch --locked
-cargo build --workspace --all-targets --locked
+cargo build --all-targets --locked
