@@ -49,7 +49,7 @@ fn conjunction_json(shape: &Shape, params: &[Value<'static>]) -> Json {
                     let access = index::access::choose(atoms, params);
                     json!({
                         "atoms": atoms.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                        "access": access.map(|(path, pred)| json!({"path": path.join("."), "class": pred.class(), "predicate": format!("{pred:?}")})),
+                        "access": access.map(|(path, pred)| json!({"path": path.join("."), "class": pred.class(), "predicate": pred.to_string()})),
                     })
                 })
                 .collect(),
@@ -80,9 +80,9 @@ impl Engine {
             "id": &*r.id,
             "kind": r.kind.as_str(),
             "event": &*r.event,
-            "owner": r.owner.as_deref(),
-            "deadline_ms": r.deadline_ms,
-            "not_before_ms": r.not_before_ms,
+            "owner": r.owner().map(|o| &**o),
+            "deadline_ms": r.deadline_ms(),
+            "not_before_ms": r.not_before_ms(),
             "classes": r.filings.iter().filter_map(index::Filing::class).collect::<Vec<_>>(),
         });
         match &r.shape {
@@ -105,11 +105,11 @@ impl Engine {
             Ok(meta) => {
                 let now = self.now();
                 let time = meta.time_ms.unwrap_or(now);
-                if r.deadline_ms.is_some_and(|d| d <= now) {
+                if r.deadline_ms().is_some_and(|d| d <= now) {
                     json!({"fires": false, "reason": "the deadline has passed"})
-                } else if r.not_before_ms.is_some_and(|nb| time < nb) {
+                } else if r.not_before_ms().is_some_and(|nb| time < nb) {
                     json!({"fires": false, "reason": "the event is older than not_before"})
-                } else if r.exclude_event_id.is_some() && r.exclude_event_id.as_deref() == meta.id {
+                } else if r.exclude_event_id().is_some() && r.exclude_event_id() == meta.id {
                     json!({"fires": false, "reason": "the event is the owner's own trigger (excluded id)"})
                 } else {
                     match &r.shape {
@@ -148,29 +148,39 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         let st = self.state.read();
         let waits = st.slots.iter().flatten().filter(|r| r.kind == Kind::Wait).count();
+        let mut by_class = std::collections::BTreeMap::new();
+        let mut shapes = std::collections::HashSet::new();
+        for r in st.slots.iter().flatten() {
+            for class in r.filings.iter().filter_map(index::Filing::class) {
+                *by_class.entry(class.to_string()).or_insert(0u64) += 1;
+            }
+            if let Some(s) = &r.shape {
+                shapes.insert(std::sync::Arc::as_ptr(s) as usize);
+            }
+        }
         let records: usize = st
             .slots
             .iter()
             .flatten()
             .map(|r| {
                 std::mem::size_of::<super::Record>()
+                    + r.extra.as_ref().map_or(0, |_| std::mem::size_of::<super::Extra>())
                     + r.id.len()
                     + 16
                     + r.params.len() * std::mem::size_of::<Value>()
                     + r.params.iter().map(|p| p.as_str().map_or(0, |s| s.len() + 16)).sum::<usize>()
-                    + r.filings.capacity() * std::mem::size_of::<index::Filing>()
+                    + r.filings.len() * std::mem::size_of::<index::Filing>()
             })
             .sum();
-        let maps = st.ids.capacity() * 24 + st.deadlines.len() * 32 + st.slots.capacity() * std::mem::size_of::<Option<super::Record>>()
-            - st.ids.len() * std::mem::size_of::<super::Record>();
+        let maps = st.ids.capacity() * 24 + st.deadlines.len() * 32 + st.slots.capacity() * 8;
         Stats {
             subscriptions: st.ids.len(),
             waits,
             cancels: st.ids.len() - waits,
             owners: st.owners.len(),
             event_names: st.partitions.len(),
-            shapes: st.shapes.len(),
-            by_class: st.classes.iter().filter(|(_, &n)| n > 0).map(|(k, &n)| (k.to_string(), n)).collect(),
+            shapes: shapes.len(),
+            by_class,
             scan: st.partitions.values().map(index::Partition::scan_len).sum(),
             pending_deadlines: st.deadlines.len(),
             claims: self.claims.len(),

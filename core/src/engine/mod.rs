@@ -45,36 +45,54 @@ pub struct Engine {
     eval_errors: Mutex<HashMap<Arc<str>, (u64, crate::EvalError)>>,
 }
 
-/// A stored subscription.
+/// A stored subscription. Kept small: a million of them must fit in little memory, so the
+/// fields most subscriptions leave empty live in a separate, optional box.
 struct Record {
     id: Arc<str>,
     seq: u64,
     kind: Kind,
     event: Arc<str>,
-    owner: Option<Arc<str>>,
     /// `None` when there is no condition (or it folded to `true`): every event of the name.
     shape: Option<Arc<Shape>>,
     params: Box<[Value<'static>]>,
+    filings: Box<[Filing]>,
+    /// Hash of the subscription as added: re-adding the same one is a no-op.
+    fingerprint: u64,
+    extra: Option<Box<Extra>>,
+}
+
+#[derive(Default)]
+struct Extra {
+    owner: Option<Arc<str>>,
     deadline_ms: Option<i64>,
     not_before_ms: Option<i64>,
     exclude_event_id: Option<Box<str>>,
-    filings: Vec<Filing>,
-    /// Hash of the subscription as added: re-adding the same one is a no-op.
-    fingerprint: u64,
+}
+
+impl Record {
+    fn owner(&self) -> Option<&Arc<str>> {
+        self.extra.as_ref().and_then(|x| x.owner.as_ref())
+    }
+    fn deadline_ms(&self) -> Option<i64> {
+        self.extra.as_ref().and_then(|x| x.deadline_ms)
+    }
+    fn not_before_ms(&self) -> Option<i64> {
+        self.extra.as_ref().and_then(|x| x.not_before_ms)
+    }
+    fn exclude_event_id(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|x| x.exclude_event_id.as_deref())
+    }
 }
 
 #[derive(Default)]
 struct State {
-    slots: Vec<Option<Record>>,
+    slots: Vec<Option<Box<Record>>>,
     free: Vec<u32>,
     ids: AHashMap<Arc<str>, u32>,
     owners: AHashMap<Arc<str>, Vec<u32>>,
     partitions: AHashMap<Arc<str>, Partition>,
     deadlines: BTreeSet<(i64, u64, u32)>,
     next_seq: u64,
-    /// Subscriptions per access class (`eq`, `range`, …, `scan`), for statistics.
-    classes: AHashMap<&'static str, u64>,
-    shapes: AHashMap<usize, u64>,
 }
 
 /// A subscription compiled and planned, ready to be filed.
@@ -245,10 +263,7 @@ impl Engine {
         };
         let event: Arc<str> = Arc::from(p.sub.event.as_str());
         let partition = st.partitions.entry(event.clone()).or_default();
-        let partition_filings = partition.insert(slot, p.plan);
-        for class in filing_classes(&partition_filings) {
-            *st.classes.entry(class).or_default() += 1;
-        }
+        let filings = partition.insert(slot, p.plan).into_boxed_slice();
         let seq = st.next_seq;
         st.next_seq += 1;
         let id: Arc<str> = Arc::from(p.sub.id.as_str());
@@ -259,24 +274,20 @@ impl Engine {
         if let Some(d) = p.deadline_ms {
             st.deadlines.insert((d, seq, slot));
         }
-        if let Some(s) = &p.shape {
-            *st.shapes.entry(Arc::as_ptr(s) as usize).or_default() += 1;
-        }
         st.ids.insert(id.clone(), slot);
-        st.slots[slot as usize] = Some(Record {
+        let extra = Extra { owner, deadline_ms: p.deadline_ms, not_before_ms: p.sub.not_before_ms, exclude_event_id: p.sub.exclude_event_id.map(String::into_boxed_str) };
+        let has_extra = extra.owner.is_some() || extra.deadline_ms.is_some() || extra.not_before_ms.is_some() || extra.exclude_event_id.is_some();
+        st.slots[slot as usize] = Some(Box::new(Record {
             id,
             seq,
             kind: p.sub.kind,
             event,
-            owner,
             shape: p.shape,
             params: p.params,
-            deadline_ms: p.deadline_ms,
-            not_before_ms: p.sub.not_before_ms,
-            exclude_event_id: p.sub.exclude_event_id.map(String::into_boxed_str),
-            filings: partition_filings,
+            filings,
             fingerprint: p.fingerprint,
-        });
+            extra: has_extra.then(|| Box::new(extra)),
+        }));
         Ok(None)
     }
 
@@ -361,10 +372,10 @@ impl Engine {
             candidates.dedup();
             for slot in candidates {
                 let Some(r) = st.slots[slot as usize].as_ref() else { continue };
-                if r.deadline_ms.is_some_and(|d| d <= now) {
+                if r.deadline_ms().is_some_and(|d| d <= now) {
                     continue;
                 }
-                let probe = Probe { shape: r.shape.as_deref(), params: &r.params, not_before_ms: r.not_before_ms, exclude: r.exclude_event_id.as_deref() };
+                let probe = Probe { shape: r.shape.as_deref(), params: &r.params, not_before_ms: r.not_before_ms(), exclude: r.exclude_event_id() };
                 if self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now)), &r.id) {
                     hits.push((r.seq, slot));
                 }
@@ -382,11 +393,11 @@ impl Engine {
             }
             let r = st.take(slot);
             if r.kind == Kind::Cancel && self.config.cancel_removes_owner {
-                if let Some(o) = &r.owner {
+                if let Some(o) = r.owner() {
                     st.remove_owner(o);
                 }
             }
-            fired.push(Fired { id: r.id.to_string(), kind: r.kind, owner: r.owner.as_deref().map(str::to_owned) });
+            fired.push(Fired { id: r.id.to_string(), kind: r.kind, owner: r.owner().map(|o| o.to_string()) });
         }
         Ok(fired)
     }
@@ -482,7 +493,7 @@ struct Probe<'a> {
 
 impl State {
     /// Removes the record in `slot` from every structure and returns it.
-    fn take(&mut self, slot: u32) -> Record {
+    fn take(&mut self, slot: u32) -> Box<Record> {
         let r = self.slots[slot as usize].take().expect("live slot");
         self.ids.remove(&r.id);
         if let Some(part) = self.partitions.get_mut(&r.event) {
@@ -491,12 +502,7 @@ impl State {
                 self.partitions.remove(&r.event);
             }
         }
-        for class in filing_classes(&r.filings) {
-            if let Some(n) = self.classes.get_mut(class) {
-                *n -= 1;
-            }
-        }
-        if let Some(o) = &r.owner {
+        if let Some(o) = r.owner() {
             if let Some(list) = self.owners.get_mut(o) {
                 list.retain(|&s| s != slot);
                 if list.is_empty() {
@@ -504,17 +510,8 @@ impl State {
                 }
             }
         }
-        if let Some(d) = r.deadline_ms {
+        if let Some(d) = r.deadline_ms() {
             self.deadlines.remove(&(d, r.seq, slot));
-        }
-        if let Some(s) = &r.shape {
-            let key = Arc::as_ptr(s) as usize;
-            if let Some(n) = self.shapes.get_mut(&key) {
-                *n -= 1;
-                if *n == 0 {
-                    self.shapes.remove(&key);
-                }
-            }
         }
         self.free.push(slot);
         r
@@ -527,10 +524,6 @@ impl State {
         }
         slots.len()
     }
-}
-
-fn filing_classes(filings: &[Filing]) -> Vec<&'static str> {
-    filings.iter().filter_map(Filing::class).collect()
 }
 
 fn fingerprint(s: &Subscription) -> u64 {
@@ -580,4 +573,11 @@ fn json_depth(bytes: &[u8]) -> usize {
         }
     }
     max
+}
+
+impl Default for Engine {
+    /// An engine with [`Config::default`]: strict dialect, Inngest-style events.
+    fn default() -> Self {
+        Engine::new(Config::default())
+    }
 }

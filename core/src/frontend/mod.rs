@@ -49,7 +49,7 @@ struct Template {
     /// such text always takes the full path.
     shape: Option<Arc<Shape>>,
     /// Trigger paths whose values follow the literals in the parameter list.
-    trigger_paths: Vec<(Vec<Arc<str>>, Span)>,
+    trigger_paths: Vec<Vec<Arc<str>>>,
 }
 
 impl Frontend {
@@ -83,11 +83,13 @@ impl Frontend {
             };
             if let Some(shape) = &template.shape {
                 let mut params = lits;
-                for (path, span) in &template.trigger_paths {
+                for path in &template.trigger_paths {
                     let t = trigger.unwrap_or(&Json::Null);
                     match bind::trigger_value(t, path, self.dialect) {
                         Some(v) => params.push(v),
-                        None => return Err(missing_trigger(src, path, *span)),
+                        // The full path reports it with a span in `src` (the template's
+                        // spans point into its own text).
+                        None => return self.compile_full(src, vars, trigger),
                     }
                 }
                 return Ok(Compiled::new(shape.clone(), params, self.dialect));
@@ -144,8 +146,8 @@ impl Frontend {
             }
         });
         let mut trigger_paths = Vec::new();
-        shape::replace_triggers(&mut e, &mut |path, span| {
-            trigger_paths.push((path, span));
+        shape::replace_triggers(&mut e, &mut |path| {
+            trigger_paths.push(path);
             lits + trigger_paths.len() as u32 - 1
         });
         fold::fold(&mut e, self.dialect);
@@ -156,10 +158,6 @@ impl Frontend {
         let shape = Shape::new(format!("{e}"), e, self.limits.max_conjunctions);
         Template { shape: Some(Arc::new(shape)), trigger_paths }
     }
-}
-
-fn missing_trigger(src: &str, path: &[Arc<str>], span: Span) -> CompileError {
-    CompileError::new(CompileErrorKind::MissingTriggerField, format!("the trigger has no field event.{}", path.join(".")), src, span)
 }
 
 /// The text of `src` with its simple literals replaced by placeholders, and their values.

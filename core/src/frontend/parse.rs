@@ -90,7 +90,16 @@ impl Converter<'_> {
                 if sel.test {
                     Expr::Has(operand.bx(), field)
                 } else {
-                    select(operand, field)
+                    match select(operand, field) {
+                        // Widen the trigger's span to the whole path, for error carets.
+                        Expr::Trigger(p, span) => {
+                            // The parser places a selection at its `.`.
+                            let at = self.span(e);
+                            let end = at.end.max(at.start + 1 + sel.field.len()).min(self.src.len());
+                            Expr::Trigger(p, Span { start: span.start, end: span.end.max(end) })
+                        }
+                        other => other,
+                    }
                 }
             }
             CelExpr::Call(call) => self.call(call, e, d)?,
@@ -223,7 +232,14 @@ impl Converter<'_> {
                 Some(f) => Expr::Call(f, args),
                 None => {
                     let what = if call.target.is_some() { "method" } else { "function" };
-                    return Err(self.err(K::UnknownFunction, format!("unknown {what} `{name}` with {} argument(s)", call.args.len()), e));
+                    let msg = format!("unknown {what} `{name}` with {} argument(s)", call.args.len());
+                    // The parser places a call at its `(`: point at the name instead.
+                    let mut span = self.span(e);
+                    let before = self.src[..span.start].trim_end();
+                    if before.ends_with(name) {
+                        span.start = before.len() - name.len();
+                    }
+                    return Err(CompileError::new(K::UnknownFunction, msg, self.src, span));
                 }
             },
         })

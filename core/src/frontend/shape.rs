@@ -5,7 +5,6 @@
 use super::ast::Expr;
 use super::bind::for_each_child_mut;
 use super::dnf;
-use crate::error::Span;
 use crate::eval::{eval, Ctx, Value};
 use crate::{Dialect, EvalError};
 use serde_json::Value as Json;
@@ -117,9 +116,9 @@ fn lift_into(e: &mut Expr, params: &mut Vec<Value<'static>>) {
 }
 
 /// Replaces each `event.*` by the parameter `next(path, span)` names.
-pub(crate) fn replace_triggers(e: &mut Expr, next: &mut dyn FnMut(Vec<Arc<str>>, Span) -> u32) {
-    if let Expr::Trigger(path, span) = e {
-        *e = Expr::Param(next(std::mem::take(path), *span));
+pub(crate) fn replace_triggers(e: &mut Expr, next: &mut dyn FnMut(Vec<Arc<str>>) -> u32) {
+    if let Expr::Trigger(path, _) = e {
+        *e = Expr::Param(next(std::mem::take(path)));
         return;
     }
     for_each_child_mut(e, &mut |c| replace_triggers(c, next));

@@ -58,6 +58,25 @@ impl Pred {
     }
 }
 
+/// A readable form for `explain`: what the index tests of the value at the path.
+impl std::fmt::Display for Pred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lit = |v: &Value<'_>| v.to_json().to_string();
+        match self {
+            Pred::Eq(vs) if vs.len() == 1 => write!(f, "== {}", lit(&vs[0])),
+            Pred::Eq(vs) => write!(f, "in [{}]", vs.iter().map(lit).collect::<Vec<_>>().join(", ")),
+            Pred::Elem(v) => write!(f, "holds {}", lit(v)),
+            Pred::Prefix(s) => write!(f, "startsWith({s:?})"),
+            Pred::Suffix(s) => write!(f, "endsWith({s:?})"),
+            Pred::Contains(s) => write!(f, "contains({s:?})"),
+            Pred::Range(Side::Lower, b) => write!(f, ">= {b}"),
+            Pred::Range(Side::Upper, b) => write!(f, "<= {b}"),
+            Pred::Interval(lo, hi) => write!(f, "in [{}, {}]", super::range::unordered(*lo), super::range::unordered(*hi)),
+            Pred::Presence => f.write_str("is present"),
+        }
+    }
+}
+
 /// The access predicate of the most selective indexable atom, or `None` (scan).
 pub(crate) fn choose(atoms: &[Expr], params: &[Value<'static>]) -> Option<(Path, Pred)> {
     let preds: Vec<(Path, Pred)> = atoms.iter().filter_map(|a| access(a, params)).collect();

@@ -6,11 +6,12 @@ use roaring::RoaringBitmap;
 /// Past this many slots a posting list becomes a bitmap.
 const INLINE_MAX: usize = 16;
 
+/// Boxed variants keep the enum at 16 bytes: most keys (an id each) hold `One`.
 #[derive(Clone, Debug)]
 pub(crate) enum Posting {
     One(u32),
-    Few(Vec<u32>),
-    Many(RoaringBitmap),
+    Few(Box<Vec<u32>>),
+    Many(Box<RoaringBitmap>),
 }
 
 impl Posting {
@@ -21,13 +22,13 @@ impl Posting {
     pub fn insert(&mut self, slot: u32) {
         match self {
             Posting::One(s) if *s == slot => {}
-            Posting::One(s) => *self = Posting::Few(vec![*s, slot]),
+            Posting::One(s) => *self = Posting::Few(Box::new(vec![*s, slot])),
             Posting::Few(v) if v.contains(&slot) => {}
             Posting::Few(v) if v.len() < INLINE_MAX => v.push(slot),
             Posting::Few(v) => {
                 let mut b: RoaringBitmap = v.iter().copied().collect();
                 b.insert(slot);
-                *self = Posting::Many(b);
+                *self = Posting::Many(Box::new(b));
             }
             Posting::Many(b) => {
                 b.insert(slot);
@@ -49,7 +50,7 @@ impl Posting {
             Posting::Many(b) => {
                 b.remove(slot);
                 if b.len() as usize <= INLINE_MAX / 2 {
-                    *self = Posting::Few(b.iter().collect());
+                    *self = Posting::Few(Box::new(b.iter().collect()));
                 }
                 false
             }
@@ -68,8 +69,8 @@ impl Posting {
         std::mem::size_of::<Posting>()
             + match self {
                 Posting::One(_) => 0,
-                Posting::Few(v) => v.capacity() * 4,
-                Posting::Many(b) => b.serialized_size(),
+                Posting::Few(v) => 24 + v.capacity() * 4,
+                Posting::Many(b) => 24 + b.serialized_size(),
             }
     }
 }

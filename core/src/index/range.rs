@@ -42,6 +42,20 @@ pub(crate) fn ordered(d: f64) -> u64 {
     }
 }
 
+/// The number an order-preserving key stands for (the inverse of `ordered`).
+pub(crate) fn unordered(bits: u64) -> f64 {
+    f64::from_bits(if bits >> 63 == 1 { bits & !(1 << 63) } else { !bits })
+}
+
+impl std::fmt::Display for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bound::Num(n) => write!(f, "{}", unordered(*n)),
+            Bound::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
 /// Which side of the event value the bound sits on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Side {

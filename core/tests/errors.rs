@@ -1,0 +1,53 @@
+//! Compile errors carry a code and point at the right place.
+
+use celmatch::{Engine, Subscription};
+use serde_json::json;
+
+#[test]
+fn missing_trigger_field_points_at_event() {
+    let e = Engine::default();
+    let src = "async.data.userId == event.data.nope";
+    // Twice: the second compile takes the template fast path, which must report the same.
+    for _ in 0..2 {
+        let err = e.compile_bound(src, &json!({"data": {"userId": "u1"}})).unwrap_err();
+        assert_eq!(err.code(), "missing_trigger_field");
+        assert_eq!((err.line(), err.column()), (1, 22), "{err}");
+        assert_eq!(&src[err.span().start..err.span().end], "event.data.nope");
+    }
+}
+
+#[test]
+fn parse_errors_have_line_and_column() {
+    let e = Engine::default();
+    let err = e.compile("async.data.a == 1 &&\n  async.data.b ==").unwrap_err();
+    assert_eq!(err.code(), "parse_error");
+    assert_eq!(err.line(), 2, "{err}");
+    let rendered = err.render("async.data.a == 1 &&\n  async.data.b ==");
+    assert!(rendered.contains('^'), "{rendered}");
+}
+
+#[test]
+fn unknown_names_are_reported_with_their_span() {
+    let e = Engine::default();
+    let src = "async.data.a == 1 || frob(async.data.b)";
+    let err = e.compile(src).unwrap_err();
+    assert_eq!(err.code(), "unknown_function");
+    assert_eq!(err.column(), 22, "{err}");
+    let err = e.compile("user.id == 1").unwrap_err();
+    assert_eq!((err.code(), err.column()), ("unknown_variable", 1));
+}
+
+#[test]
+fn conditions_that_cannot_match_are_rejected_at_add() {
+    let e = Engine::default();
+    let err = e.add(Subscription::wait("w", "a").when("1 == 2")).unwrap_err();
+    assert_eq!(err.code(), "never_matches");
+    let err = e.add(Subscription::wait("w", "a").when("event.data.k == 'x' && async.data.k == 1").with_trigger(json!({"data": {"k": "y"}}))).unwrap_err();
+    assert_eq!(err.code(), "never_matches", "binding folds the trigger side to false");
+    let err = e.add(Subscription::wait("w", "a").when("1 + 2")).unwrap_err();
+    assert_eq!(err.code(), "not_boolean");
+    assert!(e.is_empty(), "nothing bad was stored");
+    // A condition that folds to true matches every event of its name.
+    e.add(Subscription::wait("w", "a").when("1 == 1")).unwrap();
+    assert_eq!(e.process(&json!({"name": "a"})).unwrap().len(), 1);
+}
