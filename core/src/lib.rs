@@ -92,6 +92,11 @@ pub enum Dialect {
     Lenient,
 }
 
+/// The README's Rust snippets run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 #[cfg(test)]
 mod thread_safety {
     use super::*;

@@ -75,7 +75,7 @@ impl Engine {
     /// atom of every conjunction. `None` if no subscription has this id.
     pub fn explain(&self, id: &str, event: Option<&Json>) -> Option<Json> {
         let st = self.state.read();
-        let r = st.slots[*st.ids.get(id)? as usize].as_ref()?;
+        let r = st.slots[st.ids.get(id, &st.slots)? as usize].as_ref()?;
         let mut out = json!({
             "id": &*r.id,
             "kind": r.kind.as_str(),
@@ -172,7 +172,7 @@ impl Engine {
                     + r.filings.len() * std::mem::size_of::<index::Filing>()
             })
             .sum();
-        let maps = st.ids.capacity() * 24 + st.deadlines.len() * 32 + st.slots.capacity() * 8;
+        let maps = st.ids.capacity() * 5 + st.deadlines.len() * 32 + st.slots.capacity() * 8;
         Stats {
             subscriptions: st.ids.len(),
             waits,

@@ -9,6 +9,7 @@ mod claims;
 mod clock;
 mod config;
 mod explain;
+mod ids;
 mod lookback;
 mod subscription;
 
@@ -48,7 +49,7 @@ pub struct Engine {
 /// A stored subscription. Kept small: a million of them must fit in little memory, so the
 /// fields most subscriptions leave empty live in a separate, optional box.
 struct Record {
-    id: Arc<str>,
+    id: Box<str>,
     seq: u64,
     kind: Kind,
     event: Arc<str>,
@@ -88,7 +89,7 @@ impl Record {
 struct State {
     slots: Vec<Option<Box<Record>>>,
     free: Vec<u32>,
-    ids: AHashMap<Arc<str>, u32>,
+    ids: ids::IdTable,
     owners: AHashMap<Arc<str>, Vec<u32>>,
     partitions: AHashMap<Arc<str>, Partition>,
     deadlines: BTreeSet<(i64, u64, u32)>,
@@ -222,7 +223,7 @@ impl Engine {
     }
 
     fn insert(&self, st: &mut State, p: Prepared, now: i64) -> Result<Option<Fired>, Error> {
-        if let Some(&slot) = st.ids.get(p.sub.id.as_str()) {
+        if let Some(slot) = st.ids.get(&p.sub.id, &st.slots) {
             let existing = st.slots[slot as usize].as_ref().expect("live slot");
             if existing.fingerprint == p.fingerprint {
                 return Ok(None);
@@ -266,7 +267,7 @@ impl Engine {
         let filings = partition.insert(slot, p.plan).into_boxed_slice();
         let seq = st.next_seq;
         st.next_seq += 1;
-        let id: Arc<str> = Arc::from(p.sub.id.as_str());
+        let id: Box<str> = p.sub.id.as_str().into();
         let owner: Option<Arc<str>> = p.sub.owner.as_deref().map(Arc::from);
         if let Some(o) = &owner {
             st.owners.entry(o.clone()).or_default().push(slot);
@@ -274,7 +275,6 @@ impl Engine {
         if let Some(d) = p.deadline_ms {
             st.deadlines.insert((d, seq, slot));
         }
-        st.ids.insert(id.clone(), slot);
         let extra = Extra { owner, deadline_ms: p.deadline_ms, not_before_ms: p.sub.not_before_ms, exclude_event_id: p.sub.exclude_event_id.map(String::into_boxed_str) };
         let has_extra = extra.owner.is_some() || extra.deadline_ms.is_some() || extra.not_before_ms.is_some() || extra.exclude_event_id.is_some();
         st.slots[slot as usize] = Some(Box::new(Record {
@@ -288,13 +288,14 @@ impl Engine {
             fingerprint: p.fingerprint,
             extra: has_extra.then(|| Box::new(extra)),
         }));
+        st.ids.insert(slot, &st.slots);
         Ok(None)
     }
 
     /// Removes a subscription; false if there was none with this id.
     pub fn remove(&self, id: &str) -> bool {
         let mut st = self.state.write();
-        match st.ids.get(id).copied() {
+        match st.ids.get(id, &st.slots) {
             Some(slot) => {
                 st.take(slot);
                 true
@@ -450,7 +451,7 @@ impl Engine {
             }
         }
         // Forget error counts of subscriptions that are gone.
-        self.eval_errors.lock().retain(|id, _| st.ids.contains_key(id));
+        self.eval_errors.lock().retain(|id, _| st.ids.get(id, &st.slots).is_some());
         drop(st);
         self.claims.sweep(now);
         out
@@ -494,8 +495,9 @@ struct Probe<'a> {
 impl State {
     /// Removes the record in `slot` from every structure and returns it.
     fn take(&mut self, slot: u32) -> Box<Record> {
+        let id = &self.slots[slot as usize].as_ref().expect("live slot").id;
+        self.ids.remove(id, &self.slots);
         let r = self.slots[slot as usize].take().expect("live slot");
-        self.ids.remove(&r.id);
         if let Some(part) = self.partitions.get_mut(&r.event) {
             part.remove(slot, &r.filings);
             if part.is_empty() {
