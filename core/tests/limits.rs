@@ -79,3 +79,49 @@ fn dnf_bound_keeps_the_expression_whole() {
     let ev = serde_json::json!({"a": 1, "d": 4, "f": 6});
     assert!(c.matches(&ev).unwrap(), "kept whole, still evaluated");
 }
+
+#[test]
+fn event_size_and_depth_just_over_the_limit() {
+    let limits = Limits { max_event_bytes: 64, max_event_depth: 4, ..Limits::default() };
+    let e = engine_with(limits);
+    let ok = br#"{"name":"a","data":{"b":{"c":[1]}}}"#; // depth 4
+    assert!(e.process_bytes(ok).is_ok());
+    let deep = br#"{"name":"a","data":{"b":{"c":[[1]]}}}"#; // depth 5
+    assert_eq!(e.process_bytes(deep).unwrap_err().code(), "limit_exceeded");
+    let big = format!(r#"{{"name":"a","data":"{}"}}"#, "x".repeat(64 - 21));
+    assert_eq!(big.len(), 65);
+    assert_eq!(e.process_bytes(big.as_bytes()).unwrap_err().code(), "limit_exceeded");
+    assert!(e.process_bytes(&big.as_bytes()[1..]).is_err(), "truncated JSON is an error, not a panic");
+    // 100,000-deep JSON never reaches the parser's recursion.
+    let hostile = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let e = engine_with(Limits { max_event_bytes: 1 << 20, ..Limits::default() });
+    assert_eq!(e.process_bytes(hostile.as_bytes()).unwrap_err().code(), "limit_exceeded");
+}
+
+#[test]
+fn claims_are_bounded_and_expired_ones_reclaimed() {
+    let e = Engine::new(Config { max_claims: 3, ..Config::default() });
+    for k in ["a", "b", "c"] {
+        assert!(e.claim("s", k, 1000, Some(0)).unwrap());
+    }
+    assert!(!e.claim("s", "a", 1000, Some(10)).unwrap(), "duplicate inside the window");
+    assert_eq!(e.claim("s", "d", 1000, Some(10)).unwrap_err().code(), "limit_exceeded");
+    // Once the first three expire, their room is reclaimed.
+    assert!(e.claim("s", "d", 1000, Some(1000)).unwrap());
+    assert_eq!(e.stats().claims, 1);
+}
+
+#[test]
+fn lookback_is_bounded_by_count_and_bytes() {
+    let config = Config { lookback_max_events: 3, lookback_max_bytes: 1 << 20, ..Config::default() };
+    let e = Engine::new(config);
+    for i in 0..10 {
+        e.process(&serde_json::json!({"name": "a", "id": format!("e{i}"), "data": {"i": i}})).unwrap();
+    }
+    assert_eq!(e.stats().lookback_events, 3);
+    let e = Engine::new(Config { lookback_max_events: 1000, lookback_max_bytes: 200, ..Config::default() });
+    for i in 0..10 {
+        e.process(&serde_json::json!({"name": "a", "id": format!("e{i}"), "data": {"pad": "x".repeat(50)}})).unwrap();
+    }
+    assert!(e.stats().lookback_events <= 3, "{:?}", e.stats());
+}
