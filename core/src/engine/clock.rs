@@ -2,8 +2,9 @@
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
-/// A source of the current time in epoch milliseconds.
-pub trait Clock: Send + Sync {
+/// A source of the current time in epoch milliseconds. `RefUnwindSafe` so that an `Engine`
+/// (which holds its clock in an `Arc`) is `UnwindSafe`.
+pub trait Clock: Send + Sync + std::panic::RefUnwindSafe {
     fn now_ms(&self) -> i64;
 }
 

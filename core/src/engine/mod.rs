@@ -240,11 +240,21 @@ impl Engine {
                 ),
             ));
         }
+        // A new subscription under a reused id starts with no evaluation errors.
+        {
+            let mut errs = self.eval_errors.lock();
+            if !errs.is_empty() {
+                errs.remove(p.sub.id.as_str());
+            }
+        }
         // Lookback, under the write lock: an event processed concurrently is either in the
         // buffer now or will see this wait once it is filed.
         if let Some(window) = p.sub.lookback_ms.filter(|_| p.sub.kind == Kind::Wait) {
             let lb = self.lookback.lock();
             let probe = Probe { shape: p.shape.as_deref(), params: &p.params, not_before_ms: p.sub.not_before_ms, exclude: p.sub.exclude_event_id.as_deref() };
+            // The buffer is trimmed lazily (when events arrive); never look further back
+            // than it promises to keep.
+            let window = window.min(self.config.lookback_max_age_ms);
             for b in lb.since(&p.sub.event, now.saturating_sub(window)) {
                 if p.deadline_ms.is_some_and(|d| d <= now) {
                     break;
@@ -430,7 +440,10 @@ impl Engine {
         }
     }
 
-    /// Evaluation errors of a pending subscription: how many, and the last one.
+    /// Evaluation errors of a pending subscription: how many, and the last one. Errors are
+    /// counted when the subscription is verified, that is when the index made it a candidate
+    /// for an event; counts of subscriptions that are gone are dropped by [`Engine::expire`]
+    /// (and when the id is reused).
     pub fn eval_errors(&self, id: &str) -> Option<(u64, crate::EvalError)> {
         self.eval_errors.lock().get(id).cloned()
     }
@@ -531,7 +544,9 @@ impl State {
 fn fingerprint(s: &Subscription) -> u64 {
     let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
     (s.kind, &s.event, &s.condition, &s.owner, s.deadline_ms, s.timeout_ms, s.not_before_ms, &s.exclude_event_id, s.lookback_ms).hash(&mut h);
-    s.trigger.as_ref().map(|t| t.to_string()).hash(&mut h);
+    // Canonical JSON: the same trigger with its keys in another order is the same
+    // subscription (serde_json's `preserve_order`, on in the bindings, keeps input order).
+    s.trigger.as_ref().map(canonical_json).hash(&mut h);
     h.finish()
 }
 

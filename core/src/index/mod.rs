@@ -42,7 +42,8 @@ pub(crate) enum Filing {
 }
 
 impl Filing {
-    /// The access class for statistics (`None` for the second and later keys of an `in` list).
+    /// The access class, for statistics and `explain` (an `in` list files one `eq` key per
+    /// element).
     pub fn class(&self) -> Option<&'static str> {
         Some(match self {
             Filing::Key { kind: KeyKind::Eq, .. } => "eq",
