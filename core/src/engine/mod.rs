@@ -353,11 +353,20 @@ impl Engine {
         if json.len() > limits.max_event_bytes {
             return Err(Error::new("limit_exceeded", format!("event is {} bytes, over the limit of {}", json.len(), limits.max_event_bytes)));
         }
-        let depth = json_depth(json);
+        // serde_json stops at 128 levels of nesting by itself, so parsing first is safe; the
+        // configured (lower) limit is checked on the tree, which is cheaper than on the text.
+        let event: Json = serde_json::from_slice(json).map_err(|e| {
+            if e.to_string().starts_with("recursion limit exceeded") {
+                Error::new("limit_exceeded", format!("event nests deeper than the limit of {}", limits.max_event_depth))
+            } else {
+                Error::invalid_event(format!("invalid JSON: {e}"))
+            }
+        })?;
+        let depth = json_depth(&event);
         if depth > limits.max_event_depth {
             return Err(Error::new("limit_exceeded", format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
         }
-        serde_json::from_slice(json).map_err(|e| Error::invalid_event(format!("invalid JSON: {e}")))
+        Ok(event)
     }
 
     /// Fires every subscription the event satisfies, each at most once, in registration
@@ -566,35 +575,22 @@ pub(crate) fn canonical_json(v: &Json) -> String {
     sorted(v).to_string()
 }
 
-/// The deepest nesting of arrays and objects in JSON text (strings skipped), without parsing.
-fn json_depth(bytes: &[u8]) -> usize {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
-    for &b in bytes {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
+/// The deepest nesting of arrays and objects in a JSON tree (iterative: no recursion).
+fn json_depth(v: &Json) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(v, 0usize)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Json::Array(a) => {
+                max = max.max(d + 1);
+                stack.extend(a.iter().map(|x| (x, d + 1)));
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
+            Json::Object(m) => {
+                max = max.max(d + 1);
+                stack.extend(m.values().map(|x| (x, d + 1)));
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
     max
-}
-
-impl Default for Engine {
-    /// An engine with [`Config::default`]: strict dialect, Inngest-style events.
-    fn default() -> Self {
-        Engine::new(Config::default())
-    }
 }
