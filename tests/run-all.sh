@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test suite.
+# Runs every test suite: Rust (core, CLI, benchmarks' build), Python.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --locked
+bash bindings/python/ci.sh test

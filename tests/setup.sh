@@ -5,3 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fetch --locked
 cargo build --all-targets --locked
+bash bindings/python/ci.sh setup

@@ -1,0 +1,300 @@
+"""Type stubs for celmatch (implemented in the Rust extension ``celmatch._celmatch``)."""
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal, Optional, TypedDict, Union, final
+
+__version__: str
+__all__ = ["CelmatchError", "Compiled", "CompileError", "Engine", "EvalError", "Fired", "ManualClock", "__version__"]
+
+_JSON = Any
+"""A _JSON-compatible value: dict (str keys), list, tuple, str, int, float, bool or None."""
+
+_Event = Union[Mapping[str, _JSON], str, bytes, bytearray]
+"""An event: a dict, or its _JSON text as str or bytes."""
+
+_Seconds = Union[int, float, timedelta]
+"""A duration: seconds, or a timedelta."""
+
+_Instant = Union[datetime, int, float]
+"""An instant: a timezone-aware datetime, or epoch seconds."""
+
+class _LookbackConfig(TypedDict, total=False):
+    max_age: _Seconds
+    max_events: int
+    max_bytes: int
+
+class _LimitsConfig(TypedDict, total=False):
+    max_expr_bytes: int
+    max_depth: int
+    max_conjunctions: int
+    max_event_bytes: int
+    max_event_depth: int
+
+class _EventFieldsConfig(TypedDict, total=False):
+    name: str
+    id: str
+    time: str
+
+class CelmatchError(ValueError):
+    """Base class of celmatch errors. ``.code`` is the stable, machine-readable code (for
+    example ``"invalid_event"``, ``"id_conflict"``, ``"limit_exceeded"``)."""
+
+    code: str
+    """The stable error code."""
+    message: str
+    """The message without the code."""
+    index: int
+    """Batch calls only (``add_many``, ``process_many``): the position of the first failing item."""
+    results: list[Any]
+    """Batch calls whose items were partly applied: every item's outcome (result or exception)."""
+
+class CompileError(CelmatchError):
+    """An expression could not be compiled. ``.code`` (e.g. ``"parse_error"``,
+    ``"unknown_variable"``), ``.line`` and ``.column`` (1-based) and ``.span`` (a
+    ``(start, end)`` byte range) say what and where."""
+
+    line: Optional[int]
+    """1-based line of the error's start."""
+    column: Optional[int]
+    """1-based column (in characters) of the error's start."""
+    span: Optional[tuple[int, int]]
+    """``(start, end)`` byte offsets in the expression."""
+
+class EvalError(CelmatchError):
+    """Evaluating an expression against an event failed (``Engine.eval``, ``Engine.key``).
+    ``.code`` is e.g. ``"no_such_key"``, ``"no_such_overload"``, ``"division_by_zero"``."""
+
+@final
+class Fired:
+    """A subscription that an event (or a buffered event, at add time) fired.
+
+    Fired values compare equal when id, kind and owner are equal, and are hashable."""
+
+    def __new__(cls, id: str, kind: Literal["wait", "cancel"] = "wait", owner: Optional[str] = None) -> Fired:
+        """Builds a Fired value (the engine makes these; constructing one is useful in tests)."""
+    @property
+    def id(self) -> str:
+        """The subscription id."""
+    @property
+    def kind(self) -> Literal["wait", "cancel"]:
+        """``"wait"`` or ``"cancel"``."""
+    @property
+    def owner(self) -> Optional[str]:
+        """The subscription's owner, or ``None``."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __repr__(self) -> str: ...
+
+@final
+class Compiled:
+    """A compiled condition, as returned by ``Engine.compile``."""
+
+    @property
+    def shape(self) -> str:
+        """The expression's shape: literals shown as ``$0``, ``$1``, …."""
+    @property
+    def params(self) -> list[_JSON]:
+        """The lifted literal values, in ``$i`` order."""
+    @property
+    def conjunctions(self) -> Optional[list[str]]:
+        """The indexed conjunctions, or ``None`` when the condition is verified whole."""
+    def __repr__(self) -> str: ...
+
+@final
+class ManualClock:
+    """A clock that moves only when told to, for tests and deterministic replays. Give it to
+    ``Engine(clock=...)``: timeouts, lookback windows, expiry and claims then use its time.
+    Thread-safe."""
+
+    def __new__(cls, now: _Instant, /) -> ManualClock:
+        """Starts the clock at ``now`` (an aware ``datetime`` or epoch seconds)."""
+    @property
+    def now(self) -> float:
+        """The clock's time, in epoch seconds (millisecond resolution)."""
+    def set(self, now: _Instant, /) -> None:
+        """Sets the time. It may go backwards."""
+    def advance(self, by: _Seconds, /) -> None:
+        """Moves the time by ``by`` seconds (may be negative) or a ``timedelta``."""
+    def __repr__(self) -> str: ...
+
+@final
+class Engine:
+    """The matching engine: holds pending subscriptions (waits and cancels) with CEL
+    conditions and tells, for each incoming event, which of them it fires. Thread-safe: share
+    one Engine between threads; matching and loading run without the GIL."""
+
+    def __new__(
+        cls,
+        dialect: Literal["strict", "lenient"] = "strict",
+        *,
+        lookback: Optional[_LookbackConfig] = None,
+        limits: Optional[_LimitsConfig] = None,
+        event_fields: Union[_EventFieldsConfig, Literal["cloudevents"], None] = None,
+        cancel_removes_owner: bool = False,
+        max_claims: Optional[int] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> Engine:
+        """Creates an engine.
+
+        Args:
+            dialect: ``"strict"`` (CEL as specified) or ``"lenient"`` (missing fields are
+                null, numbers mix, ``+`` with a string concatenates).
+            lookback: the event buffer that ``add_wait(..., lookback=...)`` searches, per event
+                name: ``dict(max_age=seconds | timedelta, max_events=int, max_bytes=int)``.
+                Omitted keys default to 5 minutes, 10,000 events and 16 MiB; ``None`` (the
+                default) or ``max_events=0`` turns the buffer off.
+            limits: overrides of the input limits.
+            event_fields: where events carry their name, id and time (defaults ``"name"``,
+                ``"id"``, ``"ts"``), or ``"cloudevents"`` for ``type``/``id``/``time``.
+            cancel_removes_owner: when a cancel fires, also remove its owner's other
+                subscriptions.
+            max_claims: most ``claim`` keys held at once (default 10,000,000).
+            clock: a ``ManualClock`` to use instead of the system clock.
+
+        Raises:
+            ValueError: an unknown dialect, key or value.
+            TypeError: an argument of the wrong type.
+        """
+    @property
+    def dialect(self) -> Literal["strict", "lenient"]:
+        """The dialect: ``"strict"`` or ``"lenient"``."""
+    def compile(self, expr: str, /) -> Compiled:
+        """Compiles a condition over ``async`` (the incoming event) without adding anything.
+
+        Raises:
+            CompileError: the expression is not valid or not supported.
+        """
+    def add_wait(
+        self,
+        id: str,
+        event: str,
+        condition: Optional[str] = None,
+        *,
+        trigger: Optional[Mapping[str, _JSON]] = None,
+        owner: Optional[str] = None,
+        timeout: Optional[_Seconds] = None,
+        deadline: Optional[_Instant] = None,
+        lookback: Union[bool, _Seconds, None] = False,
+    ) -> Optional[Fired]:
+        """Adds a wait: fires once, for the first event named ``event`` whose ``condition``
+        is true, and is then removed.
+
+        Args:
+            id: unique subscription id.
+            event: the event name to wait for.
+            condition: CEL over ``async`` (the incoming event) and ``event`` (the trigger).
+            trigger: the triggering event; ``event.*`` in the condition is bound from it.
+            owner: an owner id (e.g. a workflow run), for ``remove_owner``.
+            timeout: seconds or ``timedelta`` from now until the wait expires.
+            deadline: when it expires: an aware ``datetime`` or epoch seconds.
+            lookback: also test buffered past events: ``True`` for the engine's configured
+                window, or a window in seconds / ``timedelta``.
+
+        Returns:
+            the Fired value if a buffered event fired the wait at once (it is then not
+            added), else ``None``.
+
+        Raises:
+            CompileError: a bad condition.
+            CelmatchError: ``id_conflict``, ``invalid_subscription``, ``limit_exceeded``.
+        """
+    def add_cancel(
+        self,
+        id: str,
+        event: str,
+        condition: Optional[str] = None,
+        *,
+        trigger: Optional[Mapping[str, _JSON]] = None,
+        owner: Optional[str] = None,
+        timeout: Optional[_Seconds] = None,
+        deadline: Optional[_Instant] = None,
+        not_before: Optional[_Instant] = None,
+    ) -> None:
+        """Adds a cancel: like a wait but reported with ``kind == "cancel"``; with
+        ``cancel_removes_owner=True`` firing it also removes the owner's other subscriptions.
+
+        Args:
+            not_before: events whose time is earlier do not fire it.
+            (the others as for ``add_wait``)
+
+        Raises:
+            CompileError: a bad condition.
+            CelmatchError: ``id_conflict``, ``invalid_subscription``, ``limit_exceeded``.
+        """
+    def add_many(self, records: Iterable[Union[Mapping[str, _JSON], _JSON]], /) -> list[Optional[Fired]]:
+        """Adds many subscriptions at once (records shaped like the CLI's NDJSON lines:
+        ``id``, ``kind``, ``event``, ``if``, ``trigger``, ``owner``, ``deadline``,
+        ``not_before``, ``timeout``, ``lookback``, ``exclude_event_id``).
+
+        Returns:
+            per record, the Fired value of a wait that fired from lookback, else None.
+
+        Raises:
+            CelmatchError: a record was malformed or could not be added. It failed alone (the
+                others were added); ``.index`` is its position and ``.results`` every record's
+                outcome.
+            TypeError: ``records`` is not an iterable, or a record holds a value that is not
+                _JSON-compatible (nothing added). A record that is _JSON but not an object fails
+                alone with ``invalid_subscription``.
+        """
+    def remove(self, id: str, /) -> bool:
+        """Removes a subscription. Returns whether it was there."""
+    def remove_owner(self, owner: str, /) -> int:
+        """Removes every subscription of an owner. Returns how many were removed."""
+    def process(self, event: _Event, /) -> list[Fired]:
+        """Matches one event against every pending subscription and returns those it fired
+        (they are removed). Runs without the GIL.
+
+        Raises:
+            CelmatchError: ``invalid_event``.
+            TypeError: ``event`` is not a dict, str or bytes.
+        """
+    def process_many(self, events: Iterable[_Event], /) -> list[list[Fired]]:
+        """Processes events in order; returns, per event, what it fired.
+
+        Raises:
+            CelmatchError: an event is invalid (the others were processed; ``.index`` and
+                ``.results`` set).
+        """
+    def expire(self, now: Optional[_Instant] = None) -> list[str]:
+        """Removes and returns the ids of subscriptions whose deadline is at or before
+        ``now`` (default: the current time)."""
+    def key(self, expr: str, event: _Event, /) -> Optional[str]:
+        """Evaluates a key expression (``event`` is the incoming event) to a string key, or
+        ``None`` when it gives no key for this event.
+
+        Raises:
+            CompileError: a bad expression.
+            CelmatchError: a bad event.
+        """
+    def claim(self, scope: str, key: str, ttl: _Seconds, now: Optional[_Instant] = None) -> bool:
+        """Claims ``key`` within ``scope`` for ``ttl``: True if it was free (or its earlier
+        claim expired), False if someone holds it.
+
+        Raises:
+            CelmatchError: ``limit_exceeded`` when the claim table is full.
+        """
+    def explain(self, id: str, event: Optional[_Event] = None) -> Optional[dict[str, Any]]:
+        """How a subscription is indexed, and with ``event`` why that event would or would
+        not fire it. ``None`` if there is no such subscription."""
+    def eval(
+        self,
+        expr: str,
+        event: _Event,
+        trigger: Optional[Mapping[str, _JSON]] = None,
+        mode: Literal["condition", "key"] = "condition",
+    ) -> _JSON:
+        """Evaluates one expression against one event and returns its value (the CEL value
+        rendered as _JSON). ``mode="condition"``: ``async`` is ``event``, ``event.*`` is bound
+        from ``trigger``; ``mode="key"``: ``event`` is the incoming event.
+
+        Raises:
+            CompileError: a bad expression.
+            EvalError: evaluation failed.
+        """
+    def stats(self) -> dict[str, Any]:
+        """Counters and sizes: subscriptions, shapes, index sizes, events processed, …."""
+    def __len__(self) -> int:
+        """The number of pending subscriptions."""
+    def __repr__(self) -> str: ...

@@ -1,0 +1,928 @@
+//! `celmatch._celmatch`: the Python extension module of celmatch.
+//!
+//! Python inputs are converted to JSON values while attached to the interpreter; the engine then
+//! runs detached from it (matching, bulk loading, adding), so other Python threads keep running.
+//! One [`Engine`] is shared by any number of threads.
+
+mod convert;
+mod errors;
+mod time;
+
+use std::sync::Arc;
+
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use serde_json::Value as Json;
+
+use celmatch::{Config, Dialect, EventFields, Kind, Subscription};
+use convert::{event_input, event_json, to_json, to_py, type_name, EventInput};
+use errors::{CelmatchError, CompileError, EvalError};
+
+// ---------------------------------------------------------------------------------------------
+// Fired
+
+/// A subscription that an event (or a buffered event, at add time) fired.
+///
+/// Attributes:
+///     id: the subscription id.
+///     kind: ``"wait"`` or ``"cancel"``.
+///     owner: the subscription's owner, or ``None``.
+///
+/// Fired values compare equal when id, kind and owner are equal, and are hashable.
+#[pyclass(frozen, eq, hash, module = "celmatch")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Fired {
+    /// The subscription id.
+    #[pyo3(get)]
+    id: String,
+    /// ``"wait"`` or ``"cancel"``.
+    #[pyo3(get)]
+    kind: String,
+    /// The subscription's owner, or ``None``.
+    #[pyo3(get)]
+    owner: Option<String>,
+}
+
+#[pymethods]
+impl Fired {
+    /// Fired(id, kind="wait", owner=None)
+    ///
+    /// Builds a Fired value (the engine makes these; constructing one is useful in tests).
+    #[new]
+    #[pyo3(signature = (id, kind = "wait", owner = None))]
+    fn new(id: String, kind: &str, owner: Option<String>) -> PyResult<Self> {
+        if kind != "wait" && kind != "cancel" {
+            return Err(PyValueError::new_err(format!(
+                "kind must be \"wait\" or \"cancel\", not {kind:?}"
+            )));
+        }
+        Ok(Fired {
+            id,
+            kind: kind.to_owned(),
+            owner,
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        match &self.owner {
+            Some(o) => format!(
+                "Fired(id={}, kind={}, owner={})",
+                py_str(&self.id),
+                py_str(&self.kind),
+                py_str(o)
+            ),
+            None => format!(
+                "Fired(id={}, kind={}, owner=None)",
+                py_str(&self.id),
+                py_str(&self.kind)
+            ),
+        }
+    }
+}
+
+impl From<celmatch::Fired> for Fired {
+    fn from(f: celmatch::Fired) -> Self {
+        Fired {
+            id: f.id,
+            kind: f.kind.as_str().to_owned(),
+            owner: f.owner,
+        }
+    }
+}
+
+/// A Python-style repr of a string (single quotes, escapes).
+fn py_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('\'');
+    for c in s.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compiled
+
+/// A compiled condition, as returned by ``Engine.compile``.
+///
+/// Attributes:
+///     shape: the expression after binding, folding and negation normal form, with its
+///         literals shown as ``$0``, ``$1``, …; subscriptions with one shape share one plan.
+///     params: the lifted literal values, in ``$i`` order.
+///     conjunctions: the conjunctions the condition is indexed by, or ``None`` when the split
+///         would exceed ``limits["max_conjunctions"]`` and the condition is verified whole.
+#[pyclass(frozen, module = "celmatch")]
+pub struct Compiled {
+    shape: String,
+    params: Vec<Json>,
+    conjunctions: Option<Vec<String>>,
+}
+
+#[pymethods]
+impl Compiled {
+    /// The expression's shape: literals shown as ``$0``, ``$1``, ….
+    #[getter]
+    fn shape(&self) -> &str {
+        &self.shape
+    }
+
+    /// The lifted literal values, in ``$i`` order.
+    #[getter]
+    fn params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for p in &self.params {
+            list.append(to_py(py, p)?)?;
+        }
+        Ok(list)
+    }
+
+    /// The indexed conjunctions, or ``None`` when the condition is verified whole.
+    #[getter]
+    fn conjunctions(&self) -> Option<Vec<String>> {
+        self.conjunctions.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Compiled(shape={})", py_str(&self.shape))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ManualClock
+
+/// ManualClock(now)
+///
+/// A clock that moves only when told to, for tests and deterministic replays. Give it to
+/// ``Engine(clock=...)``: timeouts, lookback windows, expiry and claims then use its time.
+/// Thread-safe.
+///
+/// Args:
+///     now: the starting time: an aware ``datetime`` or epoch seconds.
+#[pyclass(frozen, module = "celmatch")]
+pub struct ManualClock {
+    inner: Arc<celmatch::ManualClock>,
+}
+
+#[pymethods]
+impl ManualClock {
+    #[new]
+    #[pyo3(signature = (now, /))]
+    fn new(now: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(ManualClock {
+            inner: Arc::new(celmatch::ManualClock::new(time::instant_ms(now, "now")?)),
+        })
+    }
+
+    /// The clock's time, in epoch seconds (millisecond resolution).
+    #[getter]
+    fn now(&self) -> f64 {
+        use celmatch::Clock;
+        self.inner.now_ms() as f64 / 1000.0
+    }
+
+    /// set(now) -> None
+    ///
+    /// Sets the time: an aware ``datetime`` or epoch seconds. It may go backwards.
+    #[pyo3(signature = (now, /))]
+    fn set(&self, now: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set(time::instant_ms(now, "now")?);
+        Ok(())
+    }
+
+    /// advance(by) -> None
+    ///
+    /// Moves the time by ``by``: seconds (int or float, may be negative) or a ``timedelta``.
+    #[pyo3(signature = (by, /))]
+    fn advance(&self, by: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.advance(time::signed_duration_ms(by, "by")?);
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("ManualClock({})", self.now())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Engine
+
+/// Engine(dialect="strict", *, lookback=None, limits=None, event_fields=None, cancel_removes_owner=False, max_claims=None, clock=None)
+///
+/// The matching engine: holds pending subscriptions (waits and cancels) with CEL conditions and
+/// tells, for each incoming event, which of them it fires. Thread-safe: share one Engine between
+/// threads; matching and loading run without the GIL.
+///
+/// Args:
+///     dialect: ``"strict"`` (CEL as specified) or ``"lenient"`` (missing fields are null,
+///         numbers mix, ``+`` with a string concatenates).
+///     lookback: the event buffer that ``add_wait(..., lookback=...)`` searches, per event name:
+///         ``dict(max_age=seconds | timedelta, max_events=int, max_bytes=int)``. Omitted keys
+///         default to 5 minutes, 10,000 events and 16 MiB; ``max_events=0`` or
+///         ``lookback=None`` (the default) turns the buffer off.
+///     limits: overrides of the input limits: ``max_expr_bytes``, ``max_depth``,
+///         ``max_conjunctions``, ``max_event_bytes``, ``max_event_depth``.
+///     event_fields: where events carry their name, id and time:
+///         ``dict(name=..., id=..., time=...)`` (defaults ``"name"``, ``"id"``, ``"ts"``), or
+///         ``"cloudevents"`` for ``type``/``id``/``time``.
+///     cancel_removes_owner: when a cancel fires, also remove the other subscriptions of its
+///         owner.
+///     max_claims: most ``claim`` keys held at once (default 10,000,000); past it, expired
+///         claims are reclaimed and then new claims fail with ``limit_exceeded``.
+///     clock: a ``ManualClock`` to use instead of the system clock (tests, replays).
+///
+/// Raises:
+///     ValueError: an unknown dialect, key or value. TypeError: an argument of the wrong type.
+#[pyclass(frozen, module = "celmatch")]
+pub struct Engine {
+    inner: Arc<celmatch::Engine>,
+    dialect: Dialect,
+    /// The configured lookback window, used by ``lookback=True``.
+    lookback_max_age_ms: i64,
+}
+
+/// `max_events` when a `lookback` dict is given without it.
+const DEFAULT_LOOKBACK_EVENTS: usize = 10_000;
+
+fn extract_usize(v: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
+    if v.is_instance_of::<PyBool>() || !v.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, not {}",
+            type_name(v)
+        )));
+    }
+    v.extract::<usize>()
+        .map_err(|_| PyValueError::new_err(format!("{what} must be a non-negative int")))
+}
+
+fn extract_str(v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+    match v.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{what} must be a str, not {}",
+            type_name(v)
+        ))),
+    }
+}
+
+fn dict_arg<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyDict>> {
+    v.cast::<PyDict>()
+        .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict, not {}", type_name(v))))
+}
+
+fn parse_dialect(s: &str) -> PyResult<Dialect> {
+    match s {
+        "strict" => Ok(Dialect::Strict),
+        "lenient" => Ok(Dialect::Lenient),
+        other => Err(PyValueError::new_err(format!(
+            "dialect must be \"strict\" or \"lenient\", not {other:?}"
+        ))),
+    }
+}
+
+/// Results of a batch call whose item `index` failed: raises that item's exception with
+/// `.index` (the position) and `.results` (every item's outcome: its result or its exception).
+fn batch_error(py: Python<'_>, index: usize, err: PyErr, results: Vec<Bound<'_, PyAny>>) -> PyErr {
+    let value = err.value(py);
+    let _ = value.setattr("index", index);
+    let _ = value.setattr("results", PyList::new(py, results).ok());
+    err
+}
+
+impl Engine {
+    /// The deepest nesting accepted in events and triggers (the engine's `max_event_depth`).
+    fn max_event_depth(&self) -> usize {
+        self.inner.config().limits.max_event_depth
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn sub(
+        &self,
+        kind: Kind,
+        id: String,
+        event: String,
+        condition: Option<String>,
+        trigger: Option<&Bound<'_, PyAny>>,
+        owner: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Subscription> {
+        let mut sub = match kind {
+            Kind::Wait => Subscription::wait(id, event),
+            Kind::Cancel => Subscription::cancel(id, event),
+        };
+        sub.condition = condition;
+        sub.trigger = match trigger {
+            Some(t) if !t.is_none() => Some(to_json(t, "trigger", self.max_event_depth())?),
+            _ => None,
+        };
+        sub.owner = owner;
+        sub.timeout_ms = time::opt_duration_ms(timeout, "timeout")?;
+        sub.deadline_ms = time::opt_instant_ms(deadline, "deadline")?;
+        Ok(sub)
+    }
+
+    fn add(&self, py: Python<'_>, sub: Subscription) -> PyResult<Option<Fired>> {
+        let engine = &*self.inner;
+        match py.detach(|| engine.add(sub)) {
+            Ok(f) => Ok(f.map(Fired::from)),
+            Err(e) => Err(errors::from_core(&e)),
+        }
+    }
+}
+
+#[pymethods]
+impl Engine {
+    #[new]
+    #[pyo3(signature = (dialect = String::from("strict"), *, lookback = None, limits = None, event_fields = None, cancel_removes_owner = false, max_claims = None, clock = None))]
+    #[pyo3(
+        text_signature = "(dialect='strict', *, lookback=None, limits=None, event_fields=None, cancel_removes_owner=False, max_claims=None, clock=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        dialect: String,
+        lookback: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
+        event_fields: Option<&Bound<'_, PyAny>>,
+        cancel_removes_owner: bool,
+        max_claims: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut config = Config {
+            dialect: parse_dialect(&dialect)?,
+            ..Config::default()
+        };
+        if let Some(lb) = lookback.filter(|v| !v.is_none()) {
+            // Giving a lookback dict turns the buffer on (the core's default is off).
+            config.lookback_max_events = DEFAULT_LOOKBACK_EVENTS;
+            for (k, v) in dict_arg(lb, "lookback")?.iter() {
+                let key = extract_str(&k, "lookback key")?;
+                match key.as_str() {
+                    "max_age" => {
+                        config.lookback_max_age_ms = time::duration_ms(&v, "lookback max_age")?
+                    }
+                    "max_events" => {
+                        config.lookback_max_events = extract_usize(&v, "lookback max_events")?
+                    }
+                    "max_bytes" => {
+                        config.lookback_max_bytes = extract_usize(&v, "lookback max_bytes")?
+                    }
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                        "unknown lookback key {other:?} (expected max_age, max_events, max_bytes)"
+                    )))
+                    }
+                }
+            }
+        }
+        if let Some(l) = limits.filter(|v| !v.is_none()) {
+            for (k, v) in dict_arg(l, "limits")?.iter() {
+                let key = extract_str(&k, "limits key")?;
+                let what = format!("limits {key}");
+                let slot = match key.as_str() {
+                    "max_expr_bytes" => &mut config.limits.max_expr_bytes,
+                    "max_depth" => &mut config.limits.max_depth,
+                    "max_conjunctions" => &mut config.limits.max_conjunctions,
+                    "max_event_bytes" => &mut config.limits.max_event_bytes,
+                    "max_event_depth" => &mut config.limits.max_event_depth,
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "unknown limit {other:?} (expected max_expr_bytes, max_depth, max_conjunctions, \
+                             max_event_bytes, max_event_depth)"
+                        )))
+                    }
+                };
+                *slot = extract_usize(&v, &what)?;
+            }
+        }
+        if let Some(f) = event_fields.filter(|v| !v.is_none()) {
+            if let Ok(s) = f.cast::<PyString>() {
+                match &*s.to_cow()? {
+                    "cloudevents" => config.fields = EventFields::cloudevents(),
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "event_fields must be a dict or \"cloudevents\", not {other:?}"
+                        )))
+                    }
+                }
+            } else {
+                for (k, v) in dict_arg(f, "event_fields")?.iter() {
+                    let key = extract_str(&k, "event_fields key")?;
+                    let value = extract_str(&v, &format!("event_fields {key}"))?;
+                    match key.as_str() {
+                        "name" => config.fields.name = value,
+                        "id" => config.fields.id = value,
+                        "time" => config.fields.time = value,
+                        other => {
+                            return Err(PyValueError::new_err(format!(
+                                "unknown event_fields key {other:?} (expected name, id, time)"
+                            )))
+                        }
+                    }
+                }
+            }
+        }
+        config.cancel_removes_owner = cancel_removes_owner;
+        if let Some(n) = max_claims.filter(|v| !v.is_none()) {
+            config.max_claims = extract_usize(n, "max_claims")?;
+        }
+        if let Some(c) = clock.filter(|v| !v.is_none()) {
+            let c = c.cast::<ManualClock>().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "clock must be a celmatch.ManualClock, not {}",
+                    type_name(c)
+                ))
+            })?;
+            config.clock = c.get().inner.clone();
+        }
+        let dialect = config.dialect;
+        let lookback_max_age_ms = config.lookback_max_age_ms;
+        Ok(Engine {
+            inner: Arc::new(celmatch::Engine::new(config)),
+            dialect,
+            lookback_max_age_ms,
+        })
+    }
+
+    /// The dialect: ``"strict"`` or ``"lenient"``.
+    #[getter]
+    fn dialect(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Strict => "strict",
+            Dialect::Lenient => "lenient",
+        }
+    }
+
+    /// compile(expr) -> Compiled
+    ///
+    /// Compiles a condition over ``async`` (the incoming event) without adding anything.
+    ///
+    /// Raises:
+    ///     CompileError: the expression is not valid or not supported (``.code``, ``.line``,
+    ///         ``.column``, ``.span`` say what and where).
+    #[pyo3(signature = (expr, /))]
+    fn compile(&self, expr: &str) -> PyResult<Compiled> {
+        let c = self
+            .inner
+            .compile(expr)
+            .map_err(|e| errors::from_compile(&e))?;
+        Ok(Compiled {
+            shape: c.shape().to_owned(),
+            params: c.params(),
+            conjunctions: c.conjunctions(),
+        })
+    }
+
+    /// add_wait(id, event, condition=None, *, trigger=None, owner=None, timeout=None, deadline=None, lookback=False) -> Fired | None
+    ///
+    /// Adds a wait: fires once, for the first event named ``event`` whose ``condition`` is true,
+    /// and is then removed.
+    ///
+    /// Args:
+    ///     id: unique subscription id.
+    ///     event: the event name to wait for.
+    ///     condition: CEL over ``async`` (the incoming event) and ``event`` (the trigger).
+    ///     trigger: the triggering event (a dict); ``event.*`` in the condition is bound from it.
+    ///     owner: an owner id (e.g. a workflow run), for ``remove_owner``.
+    ///     timeout: seconds or ``timedelta`` from now until the wait expires.
+    ///     deadline: when it expires: an aware ``datetime`` or epoch seconds.
+    ///     lookback: also test buffered past events: ``True`` for the engine's configured
+    ///         window, or a window in seconds / ``timedelta``.
+    ///
+    /// Returns:
+    ///     the Fired value if a buffered event fired the wait at once (it is then not added),
+    ///     else ``None``.
+    ///
+    /// Raises:
+    ///     CompileError: a bad condition. CelmatchError: ``id_conflict``,
+    ///     ``invalid_subscription``, ``limit_exceeded``.
+    #[pyo3(signature = (id, event, condition = None, *, trigger = None, owner = None, timeout = None, deadline = None, lookback = None))]
+    #[pyo3(
+        text_signature = "(self, id, event, condition=None, *, trigger=None, owner=None, timeout=None, deadline=None, lookback=False)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn add_wait(
+        &self,
+        py: Python<'_>,
+        id: String,
+        event: String,
+        condition: Option<String>,
+        trigger: Option<&Bound<'_, PyAny>>,
+        owner: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        lookback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Fired>> {
+        let mut sub = self.sub(
+            Kind::Wait,
+            id,
+            event,
+            condition,
+            trigger,
+            owner,
+            timeout,
+            deadline,
+        )?;
+        sub.lookback_ms = match lookback {
+            None => None,
+            Some(v) if v.is_none() => None,
+            Some(v) => match v.cast::<PyBool>() {
+                Ok(b) if b.is_true() => Some(self.lookback_max_age_ms),
+                Ok(_) => None,
+                Err(_) => Some(time::duration_ms(v, "lookback")?),
+            },
+        };
+        self.add(py, sub)
+    }
+
+    /// add_cancel(id, event, condition=None, *, trigger=None, owner=None, timeout=None, deadline=None, not_before=None) -> None
+    ///
+    /// Adds a cancel: like a wait (fires once for the first matching event) but reported with
+    /// ``kind == "cancel"``; with ``cancel_removes_owner=True`` firing it also removes the
+    /// owner's other subscriptions.
+    ///
+    /// Args:
+    ///     not_before: events whose time is earlier (aware ``datetime`` or epoch seconds) do not
+    ///         fire it.
+    ///     (the others as for ``add_wait``)
+    ///
+    /// Raises:
+    ///     CompileError: a bad condition. CelmatchError: ``id_conflict``,
+    ///     ``invalid_subscription``, ``limit_exceeded``.
+    #[pyo3(signature = (id, event, condition = None, *, trigger = None, owner = None, timeout = None, deadline = None, not_before = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_cancel(
+        &self,
+        py: Python<'_>,
+        id: String,
+        event: String,
+        condition: Option<String>,
+        trigger: Option<&Bound<'_, PyAny>>,
+        owner: Option<String>,
+        timeout: Option<&Bound<'_, PyAny>>,
+        deadline: Option<&Bound<'_, PyAny>>,
+        not_before: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let mut sub = self.sub(
+            Kind::Cancel,
+            id,
+            event,
+            condition,
+            trigger,
+            owner,
+            timeout,
+            deadline,
+        )?;
+        sub.not_before_ms = time::opt_instant_ms(not_before, "not_before")?;
+        self.add(py, sub).map(|_| ())
+    }
+
+    /// add_many(records) -> list[Fired | None]
+    ///
+    /// Adds many subscriptions at once, without the GIL while loading. Each record is a dict
+    /// shaped like a line of the CLI's NDJSON input: ``{"id", "kind": "wait" | "cancel",
+    /// "event", "if", "trigger", "owner", "deadline", "not_before", "timeout", "lookback",
+    /// "exclude_event_id"}`` (times as epoch ms or RFC 3339, durations as ms or strings like
+    /// ``"30m"``).
+    ///
+    /// Returns:
+    ///     one entry per record: the Fired value of a wait that fired from lookback, else None.
+    ///
+    /// Raises:
+    ///     CelmatchError (or CompileError): a record was malformed (``invalid_subscription``)
+    ///     or could not be added. Such a record fails alone: the others were added. The
+    ///     exception is the first failure's, with ``.index`` (its position) and ``.results``
+    ///     (every record's outcome: Fired, None or an exception).
+    ///     TypeError: ``records`` is not an iterable, or a record holds a value that is not
+    ///     JSON-compatible (then nothing was added).
+    #[pyo3(signature = (records, /))]
+    fn add_many(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<Vec<Option<Fired>>> {
+        if records.is_instance_of::<PyString>() || records.is_instance_of::<PyDict>() {
+            return Err(PyTypeError::new_err("records must be an iterable of dicts"));
+        }
+        // Convert everything first (type errors raise before anything is added).
+        let mut parsed = Vec::new();
+        for (i, rec) in records.try_iter()?.enumerate() {
+            let rec = rec?;
+            // Any JSON value converts; one that is not an object then fails alone, as
+            // `invalid_subscription`, like every other unreadable record.
+            let json = to_json(&rec, &format!("records[{i}]"), self.max_event_depth() + 1)?;
+            parsed.push(Subscription::from_record(&json));
+        }
+        // A malformed record fails alone, in its place; the others are added in one call.
+        let mut subs = Vec::with_capacity(parsed.len());
+        let mut rejected = Vec::with_capacity(parsed.len());
+        for p in parsed {
+            match p {
+                Ok(s) => {
+                    subs.push(s);
+                    rejected.push(None);
+                }
+                Err(e) => rejected.push(Some(e)),
+            }
+        }
+        let engine = &*self.inner;
+        let mut added = py.detach(|| engine.add_many(subs)).into_iter();
+        let outcomes: Vec<Result<Option<celmatch::Fired>, celmatch::Error>> = rejected
+            .into_iter()
+            .map(|r| match r {
+                Some(e) => Err(e),
+                None => added.next().expect("one result per subscription"),
+            })
+            .collect();
+        let Some(index) = outcomes.iter().position(Result::is_err) else {
+            return Ok(outcomes
+                .into_iter()
+                .map(|r| r.ok().flatten().map(Fired::from))
+                .collect());
+        };
+        let mut results = Vec::with_capacity(outcomes.len());
+        let mut first = None;
+        for r in outcomes {
+            match r {
+                Ok(f) => results.push(f.map(Fired::from).into_pyobject(py)?.into_any()),
+                Err(e) => {
+                    let err = errors::from_core(&e);
+                    results.push(err.value(py).clone().into_any());
+                    first.get_or_insert(err);
+                }
+            }
+        }
+        Err(batch_error(py, index, first.expect("an error"), results))
+    }
+
+    /// remove(id) -> bool
+    ///
+    /// Removes a subscription. Returns whether it was there.
+    #[pyo3(signature = (id, /))]
+    fn remove(&self, id: &str) -> bool {
+        self.inner.remove(id)
+    }
+
+    /// remove_owner(owner) -> int
+    ///
+    /// Removes every subscription of an owner. Returns how many were removed.
+    #[pyo3(signature = (owner, /))]
+    fn remove_owner(&self, owner: &str) -> usize {
+        self.inner.remove_owner(owner)
+    }
+
+    /// process(event) -> list[Fired]
+    ///
+    /// Matches one event against every pending subscription and returns those it fired (they
+    /// are removed). Runs without the GIL.
+    ///
+    /// Args:
+    ///     event: a dict, or JSON text as str or bytes.
+    ///
+    /// Raises:
+    ///     CelmatchError: ``invalid_event`` (not an object, no name, not JSON, too big or too
+    ///         deep). TypeError: ``event`` is of another type.
+    #[pyo3(signature = (event, /))]
+    fn process(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<Fired>> {
+        let input = event_input(event, self.max_event_depth())?;
+        let engine = &*self.inner;
+        let result = py.detach(|| match &input {
+            EventInput::Json(j) => engine.process(j),
+            EventInput::Text(t) => engine.process_bytes(t),
+        });
+        match result {
+            Ok(fired) => Ok(fired.into_iter().map(Fired::from).collect()),
+            Err(e) => Err(errors::from_core(&e)),
+        }
+    }
+
+    /// process_many(events) -> list[list[Fired]]
+    ///
+    /// Processes events in order (each a dict, str or bytes) and returns, per event, what it
+    /// fired. Runs without the GIL.
+    ///
+    /// Raises:
+    ///     CelmatchError: an event is invalid. The other events were still processed: the
+    ///     exception's ``.index`` is the first bad event and ``.results`` lists every event's
+    ///     outcome (its list of Fired, or an exception).
+    #[pyo3(signature = (events, /))]
+    fn process_many(&self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<Vec<Vec<Fired>>> {
+        if events.is_instance_of::<PyString>() || events.is_instance_of::<PyDict>() {
+            return Err(PyTypeError::new_err(
+                "events must be an iterable of events (dict, str or bytes)",
+            ));
+        }
+        let mut inputs = Vec::new();
+        for ev in events.try_iter()? {
+            inputs.push(event_input(&ev?, self.max_event_depth())?);
+        }
+        let engine = &*self.inner;
+        let results = py.detach(|| {
+            if inputs.iter().all(|i| matches!(i, EventInput::Json(_))) {
+                let jsons: Vec<Json> = inputs
+                    .into_iter()
+                    .map(|i| match i {
+                        EventInput::Json(j) => j,
+                        EventInput::Text(_) => unreachable!(),
+                    })
+                    .collect();
+                engine.process_many(&jsons)
+            } else {
+                inputs
+                    .iter()
+                    .map(|i| match i {
+                        EventInput::Json(j) => engine.process(j),
+                        EventInput::Text(t) => engine.process_bytes(t),
+                    })
+                    .collect()
+            }
+        });
+        match results.iter().position(Result::is_err) {
+            None => Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or_default().into_iter().map(Fired::from).collect())
+                .collect()),
+            Some(index) => {
+                let mut outcomes = Vec::with_capacity(results.len());
+                let mut first = None;
+                for r in results {
+                    match r {
+                        Ok(f) => {
+                            let fired: Vec<Fired> = f.into_iter().map(Fired::from).collect();
+                            outcomes.push(fired.into_pyobject(py)?.into_any());
+                        }
+                        Err(e) => {
+                            let err = errors::from_core(&e);
+                            outcomes.push(err.value(py).clone().into_any());
+                            first.get_or_insert(err);
+                        }
+                    }
+                }
+                Err(batch_error(py, index, first.expect("an error"), outcomes))
+            }
+        }
+    }
+
+    /// expire(now=None) -> list[str]
+    ///
+    /// Removes and returns the ids of subscriptions whose deadline is at or before ``now`` (an
+    /// aware ``datetime`` or epoch seconds; default: the current time).
+    #[pyo3(signature = (now = None))]
+    fn expire(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+        let now = time::opt_instant_ms(now, "now")?;
+        let engine = &*self.inner;
+        Ok(py.detach(|| engine.expire(now)))
+    }
+
+    /// key(expr, event) -> str | None
+    ///
+    /// Evaluates a key expression (``event`` is the incoming event here) and returns the key as
+    /// a string, or ``None`` when the expression gives no key for this event.
+    ///
+    /// Raises:
+    ///     CompileError: a bad expression. CelmatchError: a bad event.
+    #[pyo3(signature = (expr, event, /))]
+    fn key(&self, expr: &str, event: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        let event = event_json(event, &self.inner)?;
+        self.inner
+            .key(expr, &event)
+            .map_err(|e| errors::from_core(&e))
+    }
+
+    /// claim(scope, key, ttl, now=None) -> bool
+    ///
+    /// Claims ``key`` within ``scope`` for ``ttl`` (seconds or ``timedelta``): True if it was
+    /// free (or its earlier claim expired), False if someone holds it. ``now``: an aware
+    /// ``datetime`` or epoch seconds (default: the current time).
+    ///
+    /// Raises:
+    ///     CelmatchError: ``limit_exceeded`` when the claim table is full.
+    #[pyo3(signature = (scope, key, ttl, now = None))]
+    fn claim(
+        &self,
+        scope: &str,
+        key: &str,
+        ttl: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let ttl = time::duration_ms(ttl, "ttl")?;
+        let now = time::opt_instant_ms(now, "now")?;
+        self.inner
+            .claim(scope, key, ttl, now)
+            .map_err(|e| errors::from_core(&e))
+    }
+
+    /// explain(id, event=None) -> dict | None
+    ///
+    /// How a subscription is indexed, and with ``event`` (dict, str or bytes) why that event
+    /// would or would not fire it. ``None`` if there is no such subscription.
+    #[pyo3(signature = (id, event = None))]
+    fn explain<'py>(
+        &self,
+        py: Python<'py>,
+        id: &str,
+        event: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let event = match event {
+            Some(e) if !e.is_none() => Some(event_json(e, &self.inner)?),
+            _ => None,
+        };
+        match self.inner.explain(id, event.as_ref()) {
+            Some(j) => Ok(Some(to_py(py, &j)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// eval(expr, event, trigger=None, mode="condition") -> Any
+    ///
+    /// Evaluates one expression against one event and returns its value as a Python object
+    /// (the CEL value rendered as JSON: int, float, str, bool, None, list, dict; timestamps as
+    /// RFC 3339 strings, durations as ``"90s"``, bytes as base64). For testing and debugging.
+    ///
+    /// Args:
+    ///     mode: ``"condition"``: ``async`` is ``event`` and ``event.*`` is bound from
+    ///         ``trigger``; ``"key"``: ``event`` is the incoming event (key expressions).
+    ///
+    /// Raises:
+    ///     CompileError: a bad expression. EvalError: evaluation failed (``.code`` e.g.
+    ///     ``"no_such_key"``).
+    #[pyo3(signature = (expr, event, trigger = None, mode = "condition"))]
+    fn eval<'py>(
+        &self,
+        py: Python<'py>,
+        expr: &str,
+        event: &Bound<'py, PyAny>,
+        trigger: Option<&Bound<'py, PyAny>>,
+        mode: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let event = event_json(event, &self.inner)?;
+        let trigger = match trigger {
+            Some(t) if !t.is_none() => Some(to_json(t, "trigger", self.max_event_depth())?),
+            _ => None,
+        };
+        let value = match mode {
+            "condition" => self
+                .inner
+                .eval(expr, &event, trigger.as_ref())
+                .map_err(|e| errors::from_core(&e))?,
+            "key" => {
+                if trigger.is_some() {
+                    return Err(PyValueError::new_err("trigger is not used in key mode"));
+                }
+                let c = self
+                    .inner
+                    .compile_key(expr)
+                    .map_err(|e| errors::from_compile(&e))?;
+                c.eval(&event).map_err(|e| errors::from_eval(&e))?
+            }
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "mode must be \"condition\" or \"key\", not {other:?}"
+                )))
+            }
+        };
+        to_py(py, &value)
+    }
+
+    /// stats() -> dict
+    ///
+    /// Counters and sizes: subscriptions, shapes, index sizes, events processed, ….
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.stats().to_json())
+    }
+
+    /// The number of pending subscriptions.
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Engine(dialect={}, subscriptions={})",
+            py_str(self.dialect()),
+            self.inner.len()
+        )
+    }
+}
+
+/// celmatch: match events against many pending CEL conditions at once.
+#[pymodule]
+fn _celmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Engine>()?;
+    m.add_class::<Compiled>()?;
+    m.add_class::<Fired>()?;
+    m.add_class::<ManualClock>()?;
+    m.add("CelmatchError", py.get_type::<CelmatchError>())?;
+    m.add("CompileError", py.get_type::<CompileError>())?;
+    m.add("EvalError", py.get_type::<EvalError>())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,144 @@
+"""Replays the shared operation sequences (tests/cases/engine/*.json, format in
+tests/cases/README.md) through the Python API.
+
+Like the Rust runner, every case runs once per dialect it names and once per way of handing
+events to the engine: a dict, JSON text as str, JSON as bytes, and process_many with a
+one-event batch. Times in the cases are epoch milliseconds; the Python API takes seconds.
+"""
+
+import json
+
+import pytest
+
+from celmatch import CelmatchError, Engine, ManualClock
+from conftest import load_cases
+
+DEFAULT_NOW_MS = 1_700_000_000_000
+DIALECTS = {"strict": ["strict"], "lenient": ["lenient"], "both": ["strict", "lenient"]}
+FEEDS = ["dict", "str", "bytes", "many"]
+
+
+def _params():
+    out = []
+    for fname, doc in load_cases("engine"):
+        names = set()
+        for case in doc["cases"]:
+            assert case["name"] not in names, f"{fname}: duplicate case name {case['name']}"
+            names.add(case["name"])
+            config = case.get("config") or {}
+            for dialect in DIALECTS[config.get("dialect", "strict")]:
+                for feed in FEEDS:
+                    out.append(pytest.param(case, dialect, feed, id=f"{fname[:-5]}::{case['name']}[{dialect},{feed}]"))
+    return out
+
+
+def make_engine(config, dialect):
+    clock = ManualClock(config.get("now", DEFAULT_NOW_MS) / 1000)
+    kwargs = {"clock": clock}
+    fields = config.get("fields", "inngest")
+    if fields == "cloudevents":
+        kwargs["event_fields"] = "cloudevents"
+    elif fields != "inngest":
+        raise AssertionError(f"unknown fields {fields!r}")
+    if "lookback" in config:
+        lb = config["lookback"]
+        kwargs["lookback"] = {"max_age": lb.get("max_age_ms", 300_000) / 1000, "max_events": lb.get("max_events", 100)}
+    if "cancel_removes_owner" in config:
+        kwargs["cancel_removes_owner"] = config["cancel_removes_owner"]
+    if "max_claims" in config:
+        kwargs["max_claims"] = config["max_claims"]
+    return Engine(dialect, **kwargs), clock
+
+
+def fired_json(f):
+    out = {"id": f.id, "kind": f.kind}
+    if f.owner is not None:
+        out["owner"] = f.owner
+    return out
+
+
+def error_json(e):
+    assert isinstance(e, CelmatchError), e
+    return {"error": e.code}
+
+
+def added_json(r):
+    if isinstance(r, BaseException):
+        return error_json(r)
+    return None if r is None else fired_json(r)
+
+
+def add_many(eng, records):
+    try:
+        return [added_json(r) for r in eng.add_many(records)]
+    except CelmatchError as e:
+        return [added_json(r) for r in e.results]
+
+
+def process(eng, event, feed):
+    if not isinstance(event, dict) and feed in ("dict", "many"):
+        # The Python API takes events as dicts or JSON text; any other Python value is a
+        # TypeError. A case's non-object event (a string, list, number, null) is JSON text.
+        event_arg = json.dumps(event)
+    else:
+        event_arg = event
+    arg = {"dict": event_arg, "str": json.dumps(event), "bytes": json.dumps(event).encode(), "many": [event_arg]}[feed]
+    try:
+        out = eng.process_many(arg)[0] if feed == "many" else eng.process(arg)
+    except CelmatchError as e:
+        return error_json(e)
+    return [fired_json(f) for f in out]
+
+
+def seconds(ms):
+    return None if ms is None else ms / 1000
+
+
+def run_step(eng, clock, step, feed):
+    ops = [k for k in step if k not in ("expect", "note")]
+    assert len(ops) == 1, f"a step has exactly one operation: {step}"
+    op = ops[0]
+    arg = step[op]
+    try:
+        if op == "add":
+            return add_many(eng, [arg])[0]
+        if op == "add_many":
+            return add_many(eng, arg)
+        if op == "process":
+            return process(eng, arg, feed)
+        if op == "remove":
+            return eng.remove(arg)
+        if op == "remove_owner":
+            return eng.remove_owner(arg)
+        if op == "expire":
+            return eng.expire(seconds(arg))
+        if op == "advance":
+            clock.advance(arg / 1000)
+            return NO_RESULT
+        if op == "key":
+            return eng.key(arg["expr"], arg["event"])
+        if op == "claim":
+            return eng.claim(arg["scope"], arg["key"], arg["ttl_ms"] / 1000, seconds(arg.get("now_ms")))
+        if op == "len":
+            return len(eng)
+    except CelmatchError as e:
+        return error_json(e)
+    raise AssertionError(f"unknown operation {op!r}")
+
+
+NO_RESULT = object()
+
+PARAMS = _params()
+
+
+@pytest.mark.skipif(not PARAMS, reason="no tests/cases/engine/*.json")
+@pytest.mark.parametrize("case,dialect,feed", PARAMS)
+def test_engine_case(case, dialect, feed):
+    eng, clock = make_engine(case.get("config") or {}, dialect)
+    for i, step in enumerate(case["steps"]):
+        got = run_step(eng, clock, step, feed)
+        if got is NO_RESULT:
+            continue
+        assert "expect" in step, f"step {i}: no expect"
+        want = step["expect"]
+        assert got == want and type(got) is type(want), f"step {i} {json.dumps(step)}: got {got!r}, want {want!r}"
