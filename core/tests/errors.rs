@@ -51,3 +51,19 @@ fn conditions_that_cannot_match_are_rejected_at_add() {
     e.add(Subscription::wait("w", "a").when("1 == 1")).unwrap();
     assert_eq!(e.process(&json!({"name": "a"})).unwrap().len(), 1);
 }
+
+/// Found by `fuzz/fuzz_targets/compile.rs` (`fuzz/regressions/compile/`): the template cache
+/// replaced a literal with a placeholder identifier where CEL allows an identifier but not a
+/// literal, so text that is not CEL compiled (as a field named after the placeholder).
+#[test]
+fn template_cache_rejects_what_the_parser_rejects() {
+    let e = Engine::default();
+    for src in [r#"async.data."x" == 1"#, r#"async."""#, r#"async.data["x"]."y" == 1"#, r#"[1].all("x", "x" == 1)"#] {
+        for _ in 0..2 {
+            let cached = e.compile(src).map(|c| c.shape().to_owned());
+            let reference = e.compile_uncached(src, None).map(|c| c.shape().to_owned());
+            assert_eq!(cached.is_err(), reference.is_err(), "{src}: {cached:?} vs {reference:?}");
+            assert_eq!(cached.unwrap_err().code(), "parse_error", "{src}");
+        }
+    }
+}

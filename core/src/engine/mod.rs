@@ -594,3 +594,10 @@ fn json_depth(v: &Json) -> usize {
     }
     max
 }
+
+impl Default for Engine {
+    /// An engine with [`Config::default`]: strict dialect, Inngest-style events.
+    fn default() -> Self {
+        Engine::new(Config::default())
+    }
+}

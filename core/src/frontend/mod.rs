@@ -139,12 +139,22 @@ impl Frontend {
         let none = Template { shape: None, trigger_paths: Vec::new() };
         // Errors are reported by the full path, with positions in the original text.
         let Ok(mut e) = parse::parse(text, vars, self.limits.max_depth, true) else { return none };
-        let mut lits = 0;
+        // Every placeholder must have parsed as a value. One that became a field name
+        // (`a."x"`) or a macro variable (`l.all("x", …)`) means the text with literals is not
+        // the text with placeholders: leave it to the full path.
+        let lits = text.matches(parse::PARAM_PREFIX).count();
+        let mut seen = vec![false; lits];
         e.visit(&mut |x| {
             if let Expr::Param(i) = x {
-                lits = lits.max(*i + 1);
+                if let Some(s) = seen.get_mut(*i as usize) {
+                    *s = true;
+                }
             }
         });
+        if seen.contains(&false) {
+            return none;
+        }
+        let lits = lits as u32;
         let mut trigger_paths = Vec::new();
         shape::replace_triggers(&mut e, &mut |path| {
             trigger_paths.push(path);
