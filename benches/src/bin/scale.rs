@@ -32,7 +32,7 @@ fn main() {
         eprintln!();
     }
     if json {
-        println!("{}", report.to_json());
+        println!("{}", report.to_json_line());
     } else {
         println!("{report}");
     }

@@ -22,7 +22,7 @@ pub fn bench(json: bool, waits: u64, shape: Shape, events: u64, seed: u64) -> St
     };
     let mut out = Stdout::new(false);
     if json {
-        out.line(&report.to_json().to_string())?;
+        out.line(&report.to_json_line())?;
     } else {
         for (k, v) in summary(&report, events) {
             out.line(&format!("{k:<13} {v}"))?;

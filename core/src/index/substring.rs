@@ -1,23 +1,31 @@
-//! `contains` over many needles per path: one Aho-Corasick automaton finds every needle in
-//! the event string in a single pass. The automaton is rebuilt lazily; needles added since
-//! the last build wait in a small overlay that is checked one by one.
+//! `contains` over many needles per path. Needles live in a few Aho-Corasick automata of
+//! growing sizes (the logarithmic method): a new needle waits in a small overlay, a full
+//! overlay becomes an automaton, and two automata of similar size merge into one. Adding n
+//! needles costs O(n log n) automaton building in total, and a probe scans the event string
+//! once per automaton, O(log n) times, plus the overlay.
 //!
 //! **Necessary, not sufficient**: a found needle makes its subscriptions candidates, and
-//! verification decides (removed needles may linger in the automaton until the next build;
-//! they find no posting list and produce nothing).
+//! verification decides. Removed needles linger in their automaton until it is merged again;
+//! they find no posting list and produce nothing.
 
 use super::posting::Posting;
 use aho_corasick::AhoCorasick;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Needles checked one by one before they are built into an automaton.
+const OVERLAY_MAX: usize = 32;
+
+/// A level merges into the one below it unless that one is this many times larger. Higher
+/// means fewer automata to scan per event (about log base MERGE_RATIO of n) for a little more
+/// rebuilding per needle.
+const MERGE_RATIO: usize = 2;
+
 #[derive(Default)]
 pub(crate) struct ContainsIndex {
     postings: HashMap<Arc<str>, Posting>,
-    automaton: Option<AhoCorasick>,
-    /// The needles the automaton was built from, by pattern id.
-    built: Vec<Arc<str>>,
-    /// Needles added since the build.
+    /// Automata, largest first; each with the needles it was built from, by pattern id.
+    levels: Vec<(AhoCorasick, Vec<Arc<str>>)>,
     overlay: Vec<Arc<str>>,
 }
 
@@ -29,13 +37,40 @@ impl ContainsIndex {
         }
         let needle: Arc<str> = Arc::from(needle);
         self.postings.insert(needle.clone(), Posting::new(slot));
-        if !self.built.contains(&needle) {
-            self.overlay.push(needle);
+        self.overlay.push(needle);
+        if self.overlay.len() >= OVERLAY_MAX {
+            let fresh = std::mem::take(&mut self.overlay);
+            self.push_level(fresh);
         }
-        // Rebuild when the overlay outgrows a quarter of the automaton: the amortized cost
-        // per insert stays constant.
-        if self.overlay.len() > 8 && self.overlay.len() * 4 > self.built.len() {
-            self.rebuild();
+    }
+
+    /// Builds `needles` into an automaton, merging with smaller-or-similar levels first.
+    fn push_level(&mut self, mut needles: Vec<Arc<str>>) {
+        while let Some((_, last)) = self.levels.last() {
+            if last.len() > needles.len() * MERGE_RATIO {
+                break;
+            }
+            let (_, older) = self.levels.pop().expect("non-empty");
+            needles.extend(older);
+        }
+        // Drop needles that were removed (and duplicates of re-added ones) while merging.
+        needles.retain(|n| self.postings.contains_key(n));
+        needles.sort_unstable();
+        needles.dedup();
+        if needles.is_empty() {
+            return;
+        }
+        // A contiguous NFA: quick to build (levels are rebuilt as they merge) and compact;
+        // a DFA would search a little faster at many times the memory.
+        let built = AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+            .build(needles.iter().map(|s| s.as_bytes()));
+        match built {
+            Ok(ac) => self.levels.push((ac, needles)),
+            // Cannot happen for plain needles (no size limits are set); if it did, keep them in
+            // the overlay so that nothing is missed.
+            Err(_) => self.overlay.extend(needles),
         }
     }
 
@@ -43,27 +78,12 @@ impl ContainsIndex {
         if self.postings.get_mut(needle).is_some_and(|p| p.remove(slot)) {
             self.postings.remove(needle);
             self.overlay.retain(|n| &**n != needle);
-            if self.postings.len() * 2 < self.built.len() {
-                self.rebuild();
+            // When most built needles are dead, rebuild everything once.
+            let built: usize = self.levels.iter().map(|(_, n)| n.len()).sum();
+            if built > 64 && self.postings.len() * 2 < built {
+                let live: Vec<Arc<str>> = self.levels.drain(..).flat_map(|(_, n)| n).collect();
+                self.push_level(live);
             }
-        }
-    }
-
-    fn rebuild(&mut self) {
-        self.built = self.postings.keys().cloned().collect();
-        self.overlay.clear();
-        self.automaton = if self.built.is_empty() {
-            None
-        } else {
-            AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::Standard)
-                .build(self.built.iter().map(|s| s.as_bytes()))
-                .ok()
-        };
-        if self.automaton.is_none() {
-            // Could not build (cannot happen for plain needles): keep every needle in the
-            // overlay, so nothing is missed.
-            self.overlay = std::mem::take(&mut self.built);
         }
     }
 
@@ -72,15 +92,12 @@ impl ContainsIndex {
     }
 
     pub fn candidates(&self, haystack: &str, out: &mut Vec<u32>) {
-        if let Some(ac) = &self.automaton {
-            let mut seen = vec![false; self.built.len()];
-            // Overlapping search: every needle that occurs, not just leftmost ones.
+        for (ac, needles) in &self.levels {
+            // Overlapping search: every needle that occurs, not just leftmost ones. A needle
+            // that occurs twice posts twice; the caller deduplicates candidates anyway.
             for m in ac.find_overlapping_iter(haystack) {
-                let id = m.pattern().as_usize();
-                if !std::mem::replace(&mut seen[id], true) {
-                    if let Some(p) = self.postings.get(&self.built[id]) {
-                        p.extend_into(out);
-                    }
+                if let Some(p) = self.postings.get(&needles[m.pattern().as_usize()]) {
+                    p.extend_into(out);
                 }
             }
         }
@@ -95,6 +112,6 @@ impl ContainsIndex {
 
     pub fn bytes(&self) -> usize {
         self.postings.iter().map(|(k, p)| 48 + k.len() * 2 + p.bytes()).sum::<usize>()
-            + self.automaton.as_ref().map_or(0, |a| a.memory_usage())
+            + self.levels.iter().map(|(ac, n)| ac.memory_usage() + n.len() * 16).sum::<usize>()
     }
 }
