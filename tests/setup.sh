@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 cargo fetch --locked
 cargo build --all-targets --locked
 bash bindings/python/ci.sh setup
+bash bindings/node/ci.sh setup
 # The fuzz smoke run (CI) needs cargo-fuzz; it runs on stable Rust with `-s none`.
 cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked

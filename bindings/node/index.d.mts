@@ -1,0 +1,3 @@
+export * from './index.js'
+import * as celmatch from './index.js'
+export default celmatch

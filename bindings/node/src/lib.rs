@@ -1,0 +1,392 @@
+//! Node.js bindings for celmatch: the `Engine` class.
+//!
+//! Every method takes its arguments as raw JS values and checks them itself, so bad input
+//! is always a JS `Error` with a `code` (see `error.rs`), never a crash. The TypeScript
+//! types of the arguments live in `types/header.d.ts`, which napi prepends to the
+//! generated `index.d.ts`.
+
+mod convert;
+mod error;
+
+use celmatch::{Config, Dialect, EventFields, ManualClock, Subscription};
+use convert::present;
+use error::{run, Failure, Outcome, INVALID_ARGUMENT, INVALID_CONFIG};
+use napi::{Env, Unknown};
+use napi_derive::napi;
+use serde_json::{Map, Value as Json};
+use std::sync::Arc;
+
+/// A subscription that an event (or, for a wait added with `lookback`, a buffered event)
+/// satisfied. It has been consumed: it will not fire again.
+#[napi(object)]
+pub struct Fired {
+    pub id: String,
+    #[napi(ts_type = "'wait' | 'cancel'")]
+    pub kind: String,
+    pub owner: Option<String>,
+}
+
+impl From<celmatch::Fired> for Fired {
+    fn from(f: celmatch::Fired) -> Self {
+        Fired { id: f.id, kind: f.kind.as_str().to_owned(), owner: f.owner }
+    }
+}
+
+fn fired_json(f: &Option<celmatch::Fired>) -> Json {
+    serde_json::to_value(f).unwrap_or(Json::Null)
+}
+
+/// The matching engine: pending waits and cancellations, indexed by their CEL conditions.
+#[napi]
+pub struct Engine {
+    inner: celmatch::Engine,
+    clock: Option<Arc<ManualClock>>,
+}
+
+#[napi]
+impl Engine {
+    #[napi(constructor, ts_args_type = "options?: EngineOptions")]
+    pub fn new(env: &Env, options: Option<Unknown>) -> napi::Result<Self> {
+        run(env, || {
+            let options = match present(options) {
+                None => Json::Object(Map::new()),
+                Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
+            };
+            let (config, clock) = config_from(&options)?;
+            Ok(Engine { inner: celmatch::Engine::new(config), clock })
+        })
+    }
+
+    /// How a condition compiles: its shape, lifted parameters, constant value (if it reads
+    /// nothing from the event) and conjunctions with the index access chosen for each.
+    #[napi(ts_args_type = "expr: string", ts_return_type = "CompileInfo")]
+    pub fn compile(&self, env: &Env, expr: Unknown) -> napi::Result<Json> {
+        run(env, || {
+            let expr = convert::string(expr, "expr")?;
+            Ok(self.inner.explain_expr(&expr)?)
+        })
+    }
+
+    /// Adds a wait-for-event. Returns the `Fired` at once if `lookback` found a buffered
+    /// event that satisfies it (it is then not stored), else `null`.
+    #[napi(ts_args_type = "wait: WaitInput", ts_return_type = "Fired | null")]
+    pub fn add_wait(&self, env: &Env, wait: Unknown) -> napi::Result<Option<Fired>> {
+        run(env, || self.add(env, wait, "wait"))
+    }
+
+    /// Adds a cancellation rule. Always returns `null` (cancellations have no lookback).
+    #[napi(ts_args_type = "cancel: CancelInput", ts_return_type = "Fired | null")]
+    pub fn add_cancel(&self, env: &Env, cancel: Unknown) -> napi::Result<Option<Fired>> {
+        run(env, || self.add(env, cancel, "cancel"))
+    }
+
+    /// Adds many subscriptions under one lock (`kind` defaults to `"wait"`). Returns, per
+    /// record, a `Fired` (lookback hit) or `null`. Bad records fail alone: the others are
+    /// added, and then an error is thrown whose `errors` lists the failures
+    /// (`{index, code, message}`) and whose `results` holds every record's result.
+    #[napi(ts_args_type = "records: SubscriptionRecord[]", ts_return_type = "Array<Fired | null>")]
+    pub fn add_many(&self, env: &Env, records: Unknown) -> napi::Result<Vec<Option<Fired>>> {
+        run(env, || {
+            let records = match convert::json(env, records, INVALID_ARGUMENT, "records")? {
+                Json::Array(a) => a,
+                _ => return Err(Failure::argument("records must be an array")),
+            };
+            let n = records.len();
+            let mut slots: Vec<Option<Outcome<Option<celmatch::Fired>>>> = Vec::with_capacity(n);
+            let mut subs = Vec::with_capacity(n);
+            for r in &records {
+                match Subscription::from_record(r) {
+                    Ok(s) => {
+                        subs.push(s);
+                        slots.push(None);
+                    }
+                    Err(e) => slots.push(Some(Err(e.into()))),
+                }
+            }
+            let mut added = self.inner.add_many(subs).into_iter();
+            let results: Vec<Outcome<Option<celmatch::Fired>>> =
+                slots.into_iter().map(|s| s.unwrap_or_else(|| added.next().expect("one result per subscription").map_err(Failure::from))).collect();
+            let failed: Vec<(usize, &Failure)> = results.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|f| (i, f))).collect();
+            if let Some(&(first, f)) = failed.first() {
+                let errors = failed
+                    .iter()
+                    .map(|(i, f)| {
+                        let mut e = serde_json::json!({"index": i, "code": f.code, "message": f.message});
+                        if let Some((line, column)) = f.position {
+                            e["line"] = line.into();
+                            e["column"] = column.into();
+                        }
+                        e
+                    })
+                    .collect();
+                let all = results.iter().map(|r| r.as_ref().map_or(Json::Null, fired_json)).collect();
+                let message = format!("{} of {n} records failed; first, record {first}: {}", failed.len(), f.message);
+                let mut out = Failure::new(f.code.clone(), message).at(first).with("errors", Json::Array(errors)).with("results", Json::Array(all));
+                out.position = f.position;
+                return Err(out);
+            }
+            Ok(results.into_iter().map(|r| r.ok().flatten().map(Fired::from)).collect())
+        })
+    }
+
+    /// Removes a subscription; `false` if there was none with this id.
+    #[napi(ts_args_type = "id: string")]
+    pub fn remove(&self, env: &Env, id: Unknown) -> napi::Result<bool> {
+        run(env, || Ok(self.inner.remove(&convert::string(id, "id")?)))
+    }
+
+    /// Removes every subscription of `owner`; returns how many.
+    #[napi(ts_args_type = "owner: string")]
+    pub fn remove_owner(&self, env: &Env, owner: Unknown) -> napi::Result<u32> {
+        run(env, || Ok(self.inner.remove_owner(&convert::string(owner, "owner")?) as u32))
+    }
+
+    /// Fires (and consumes) every subscription the event satisfies, in registration order.
+    /// The event is an object or its JSON text.
+    #[napi(ts_args_type = "event: EventInput", ts_return_type = "Fired[]")]
+    pub fn process(&self, env: &Env, event: Unknown) -> napi::Result<Vec<Fired>> {
+        run(env, || {
+            let text = convert::json_text(env, event, "invalid_event", "event")?;
+            Ok(self.inner.process_bytes(text.as_bytes())?.into_iter().map(Fired::from).collect())
+        })
+    }
+
+    /// `process` for each event, in order. Stops at the first invalid event: the error has
+    /// its `index`, and `results` holds what the events before it fired.
+    #[napi(ts_args_type = "events: EventInput[]", ts_return_type = "Fired[][]")]
+    pub fn process_many(&self, env: &Env, events: Unknown) -> napi::Result<Vec<Vec<Fired>>> {
+        run(env, || {
+            let mut out: Vec<Vec<celmatch::Fired>> = Vec::new();
+            for (i, e) in convert::elements(events, "events")?.into_iter().enumerate() {
+                let step = convert::json_text(env, e, "invalid_event", "event").and_then(|t| Ok(self.inner.process_bytes(t.as_bytes())?));
+                match step {
+                    Ok(f) => out.push(f),
+                    Err(f) => {
+                        let done = serde_json::to_value(&out).unwrap_or(Json::Null);
+                        let message = format!("event {i}: {}", f.message);
+                        return Err(Failure { message, ..f }.at(i).with("results", done));
+                    }
+                }
+            }
+            Ok(out.into_iter().map(|v| v.into_iter().map(Fired::from).collect()).collect())
+        })
+    }
+
+    /// Removes the subscriptions whose deadline is at or before `now` (default: the engine's
+    /// clock) and returns their ids, earliest deadline first. Also drops expired claims.
+    #[napi(ts_args_type = "now?: TimeInput")]
+    pub fn expire(&self, env: &Env, now: Option<Unknown>) -> napi::Result<Vec<String>> {
+        run(env, || Ok(self.inner.expire(convert::time(now, "now")?)))
+    }
+
+    /// Evaluates a key expression (`event` is the event here) to a canonical string, or
+    /// `null` when it is `null` or `false`.
+    #[napi(ts_args_type = "expr: string, event: EventInput", ts_return_type = "string | null")]
+    pub fn key(&self, env: &Env, expr: Unknown, event: Unknown) -> napi::Result<Option<String>> {
+        run(env, || {
+            let expr = convert::string(expr, "expr")?;
+            let event = convert::event(&self.inner, env, event, "event")?;
+            Ok(self.inner.key(&expr, &event)?)
+        })
+    }
+
+    /// Atomic set-if-absent with expiry: `true` for the first claim of `(scope, key)` within
+    /// `ttl`, `false` for a duplicate.
+    #[napi(ts_args_type = "scope: string, key: string, ttlMs: DurationInput, nowMs?: TimeInput")]
+    pub fn claim(&self, env: &Env, scope: Unknown, key: Unknown, ttl_ms: Unknown, now_ms: Option<Unknown>) -> napi::Result<bool> {
+        run(env, || {
+            let scope = convert::string(scope, "scope")?;
+            let key = convert::string(key, "key")?;
+            let ttl = convert::duration(ttl_ms, "ttlMs")?;
+            let now = convert::time(now_ms, "nowMs")?;
+            Ok(self.inner.claim(&scope, &key, ttl, now)?)
+        })
+    }
+
+    /// How a pending subscription is indexed and, given an event, whether and why it would
+    /// or would not fire. `null` if there is no subscription with this id.
+    #[napi(ts_args_type = "id: string, event?: EventInput", ts_return_type = "Explanation | null")]
+    pub fn explain(&self, env: &Env, id: Unknown, event: Option<Unknown>) -> napi::Result<Option<Json>> {
+        run(env, || {
+            let id = convert::string(id, "id")?;
+            let event = present(event).map(|e| convert::event(&self.inner, env, e, "event")).transpose()?;
+            Ok(self.inner.explain(&id, event.as_ref()))
+        })
+    }
+
+    #[napi(ts_return_type = "Stats")]
+    pub fn stats(&self, env: &Env) -> napi::Result<Json> {
+        run(env, || Ok(self.inner.stats().to_json()))
+    }
+
+    /// Number of pending subscriptions.
+    #[napi(getter)]
+    pub fn size(&self) -> u32 {
+        self.inner.len() as u32
+    }
+
+    /// The value of an expression for an event, as a JS value (integers beyond 2^53 as
+    /// `BigInt`). Mode `"condition"` (default): `async` is the event and `event` the trigger;
+    /// mode `"key"`: `event` is the event.
+    #[napi(ts_args_type = "expr: string, event: EventInput, trigger?: EventInput | null, mode?: EvalMode", ts_return_type = "unknown")]
+    pub fn eval(&self, env: &Env, expr: Unknown, event: Unknown, trigger: Option<Unknown>, mode: Option<Unknown>) -> napi::Result<Json> {
+        run(env, || self.evaluate(env, expr, event, trigger, mode))
+    }
+
+    /// `eval`, returning the value as JSON text in the shared corpus's rendering: a `double`
+    /// always has a fraction or exponent (`1.0`), so it can be told from an `int`.
+    #[napi(ts_args_type = "expr: string, event: EventInput, trigger?: EventInput | null, mode?: EvalMode")]
+    pub fn eval_json(&self, env: &Env, expr: Unknown, event: Unknown, trigger: Option<Unknown>, mode: Option<Unknown>) -> napi::Result<String> {
+        run(env, || Ok(self.evaluate(env, expr, event, trigger, mode)?.to_string()))
+    }
+
+    /// The engine's current time, epoch milliseconds.
+    #[napi(getter)]
+    pub fn now(&self) -> f64 {
+        self.inner.config().clock.now_ms() as f64
+    }
+
+    /// Sets the manual clock (engines created with the `now` option only).
+    #[napi(ts_args_type = "now: TimeInput")]
+    pub fn set_now(&self, env: &Env, now: Unknown) -> napi::Result<()> {
+        run(env, || {
+            let t = convert::time(Some(now), "now")?.ok_or_else(|| Failure::argument("now is required"))?;
+            self.manual_clock()?.set(t);
+            Ok(())
+        })
+    }
+
+    /// Moves the manual clock forward (engines created with the `now` option only).
+    #[napi(ts_args_type = "ms: DurationInput")]
+    pub fn advance(&self, env: &Env, ms: Unknown) -> napi::Result<()> {
+        run(env, || {
+            let d = convert::duration(ms, "ms")?;
+            self.manual_clock()?.advance(d);
+            Ok(())
+        })
+    }
+}
+
+impl Engine {
+    fn manual_clock(&self) -> Outcome<&ManualClock> {
+        self.clock.as_deref().ok_or_else(|| Failure::argument("this engine runs on the system clock; create it with the `now` option to control time"))
+    }
+
+    fn add(&self, env: &Env, record: Unknown, kind: &'static str) -> Outcome<Option<Fired>> {
+        let mut record = convert::json(env, record, "invalid_subscription", kind)?;
+        let obj = record.as_object_mut().ok_or_else(|| Failure::new("invalid_subscription", format!("a {kind} must be an object")))?;
+        match obj.get("kind") {
+            None | Some(Json::Null) => {}
+            Some(Json::String(k)) if k == kind => {}
+            Some(other) => {
+                return Err(Failure::new("invalid_subscription", format!("kind {other} given to add{}", if kind == "wait" { "Wait" } else { "Cancel" })))
+            }
+        }
+        obj.insert("kind".into(), Json::String(kind.into()));
+        let sub = Subscription::from_record(&record)?;
+        Ok(self.inner.add(sub)?.map(Fired::from))
+    }
+
+    fn evaluate(&self, env: &Env, expr: Unknown, event: Unknown, trigger: Option<Unknown>, mode: Option<Unknown>) -> Outcome<Json> {
+        let expr = convert::string(expr, "expr")?;
+        let event = convert::event(&self.inner, env, event, "event")?;
+        let trigger = present(trigger).map(|t| convert::json(env, t, INVALID_ARGUMENT, "trigger")).transpose()?;
+        match convert::opt_string(mode, "mode")?.as_deref() {
+            None | Some("condition") => Ok(self.inner.eval(&expr, &event, trigger.as_ref())?),
+            Some("key") if trigger.is_some() => Err(Failure::argument("a trigger is bound in condition mode only")),
+            Some("key") => Ok(self.inner.compile_key(&expr)?.eval(&event)?),
+            Some(m) => Err(Failure::argument(format!("mode must be \"condition\" or \"key\", got {m:?}"))),
+        }
+    }
+}
+
+fn uint(v: &Json, what: &str) -> Outcome<usize> {
+    v.as_u64()
+        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15).map(|f| f as u64))
+        .map(|n| n as usize)
+        .ok_or_else(|| Failure::new(INVALID_CONFIG, format!("{what} must be a non-negative integer, got {v}")))
+}
+
+fn object<'a>(v: &'a Json, what: &str) -> Outcome<&'a Map<String, Json>> {
+    v.as_object().ok_or_else(|| Failure::new(INVALID_CONFIG, format!("{what} must be an object, got {v}")))
+}
+
+fn unknown_option(what: &str, key: &str, known: &str) -> Failure {
+    Failure::new(INVALID_CONFIG, format!("unknown option {what}{key:?} (known: {known})"))
+}
+
+/// `EngineOptions` (see `types/header.d.ts`) to a core `Config` and, with `now`, a manual clock.
+fn config_from(options: &Json) -> Outcome<(Config, Option<Arc<ManualClock>>)> {
+    let mut config = Config::default();
+    let mut clock = None;
+    for (key, v) in object(options, "options")? {
+        if v.is_null() {
+            continue;
+        }
+        match key.as_str() {
+            "dialect" => {
+                config.dialect = match v.as_str() {
+                    Some("strict") => Dialect::Strict,
+                    Some("lenient") => Dialect::Lenient,
+                    _ => return Err(Failure::new(INVALID_CONFIG, format!("dialect must be \"strict\" or \"lenient\", got {v}"))),
+                }
+            }
+            "lookback" => {
+                for (k, v) in object(v, "lookback")? {
+                    match k.as_str() {
+                        "maxAgeMs" => config.lookback_max_age_ms = convert::json_duration(v, "lookback.maxAgeMs", INVALID_CONFIG)?,
+                        "maxEvents" => config.lookback_max_events = uint(v, "lookback.maxEvents")?,
+                        "maxBytes" => config.lookback_max_bytes = uint(v, "lookback.maxBytes")?,
+                        _ => return Err(unknown_option("lookback.", k, "maxAgeMs, maxEvents, maxBytes")),
+                    }
+                }
+            }
+            "limits" => {
+                let l = &mut config.limits;
+                for (k, v) in object(v, "limits")? {
+                    let n = uint(v, &format!("limits.{k}"))?;
+                    match k.as_str() {
+                        "maxExprBytes" => l.max_expr_bytes = n,
+                        "maxDepth" => l.max_depth = n,
+                        "maxConjunctions" => l.max_conjunctions = n,
+                        "maxEventBytes" => l.max_event_bytes = n,
+                        "maxEventDepth" => l.max_event_depth = n,
+                        _ => return Err(unknown_option("limits.", k, "maxExprBytes, maxDepth, maxConjunctions, maxEventBytes, maxEventDepth")),
+                    }
+                }
+            }
+            "eventFields" => {
+                config.fields = match v {
+                    Json::String(s) if s == "cloudevents" => EventFields::cloudevents(),
+                    Json::String(s) if s == "inngest" => EventFields::inngest(),
+                    Json::Object(m) => {
+                        let mut f = EventFields::inngest();
+                        for (k, v) in m {
+                            let s = v.as_str().ok_or_else(|| Failure::new(INVALID_CONFIG, format!("eventFields.{k} must be a string")))?.to_owned();
+                            match k.as_str() {
+                                "name" => f.name = s,
+                                "id" => f.id = s,
+                                "time" => f.time = s,
+                                _ => return Err(unknown_option("eventFields.", k, "name, id, time")),
+                            }
+                        }
+                        f
+                    }
+                    _ => return Err(Failure::new(INVALID_CONFIG, format!("eventFields must be {{name, id, time}}, \"cloudevents\" or \"inngest\", got {v}"))),
+                }
+            }
+            "cancelRemovesOwner" => {
+                config.cancel_removes_owner = v.as_bool().ok_or_else(|| Failure::new(INVALID_CONFIG, "cancelRemovesOwner must be a boolean"))?
+            }
+            "maxClaims" => config.max_claims = uint(v, "maxClaims")?,
+            "now" => {
+                let t = celmatch::parse_time_ms(v).ok_or_else(|| Failure::new(INVALID_CONFIG, format!("now must be epoch milliseconds, a Date or an RFC 3339 string, got {v}")))?;
+                let c = Arc::new(ManualClock::new(t));
+                config.clock = c.clone();
+                clock = Some(c);
+            }
+            _ => return Err(unknown_option("", key, "dialect, lookback, limits, eventFields, cancelRemovesOwner, maxClaims, now")),
+        }
+    }
+    Ok((config, clock))
+}
