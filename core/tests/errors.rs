@@ -27,6 +27,15 @@ fn parse_errors_have_line_and_column() {
 }
 
 #[test]
+fn parse_error_columns_are_exact() {
+    let e = Engine::default();
+    for (src, line, column) in [(")", 1, 1), ("a ==\n  )", 2, 3), ("1 +* 2", 1, 4), ("async.x == ", 1, 12)] {
+        let err = e.compile(src).unwrap_err();
+        assert_eq!((err.code(), err.line(), err.column()), ("parse_error", line, column), "{src:?}: {err}");
+    }
+}
+
+#[test]
 fn unknown_names_are_reported_with_their_span() {
     let e = Engine::default();
     let src = "async.data.a == 1 || frob(async.data.b)";

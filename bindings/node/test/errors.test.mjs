@@ -24,8 +24,8 @@ function throwsCode(fn, code, props = {}) {
 test('compile errors: codes with line and column', () => {
   const eng = new Engine({ limits: { maxExprBytes: 64, maxDepth: 8 } })
   const pe = throwsCode(() => eng.compile('async.data.a ==\n  )'), 'parse_error', { line: 2 })
-  // The `)` is at column 3; the core currently reports parse errors one column to the right.
-  assert.ok(pe.column === 3 || pe.column === 4, `column ${pe.column}`)
+  // The `)` is at column 3.
+  assert.equal(pe.column, 3)
   throwsCode(() => eng.compile('nope.a == 1'), 'unknown_variable', { line: 1, column: 1 })
   throwsCode(() => eng.compile('async.data.a == 1 && frob(async.data.b)'), 'unknown_function', { line: 1 })
   throwsCode(() => eng.compile('event.data.a == 1'), 'unknown_variable')

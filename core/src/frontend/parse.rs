@@ -35,7 +35,8 @@ fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> R
         let first = errs.errors.first();
         let (line, col) = first.map_or((1, 1), |e| e.pos);
         let msg = first.map_or_else(|| "invalid expression".to_owned(), |e| e.msg.clone());
-        let start = offset_of(src, line.max(1) as usize, col.max(0) as usize);
+        // The parser's columns are 1-based; an error at the end of input points past it.
+        let start = if msg.contains("<EOF>") { src.len() } else { offset_of(src, line.max(1) as usize, (col.max(1) - 1) as usize) };
         CompileError::new(K::Parse, msg, src, Span { start, end: (start + 1).min(src.len()).max(start) })
     })?;
     Converter { src, info: &info, vars, scope: Vec::new(), params, max_depth: max_depth.saturating_mul(2) + 32 }
