@@ -9,6 +9,8 @@ pub(crate) enum Tok {
     Ident,
     /// A string, number or bytes literal (a leading unary `-` on a number included).
     Literal(LitKind),
+    /// A quoted literal with no closing quote (the parser will reject it).
+    Unterminated,
     /// `(`, `[`, `{`
     Open,
     /// `)`, `]`, `}`
@@ -55,16 +57,26 @@ pub(crate) fn tokenize(src: &str, max_depth: usize) -> Result<Vec<Token>, Compil
                 continue;
             }
             b'"' | b'\'' => {
-                i = skip_string(b, i);
-                Tok::Literal(LitKind::String)
+                let closed;
+                (i, closed) = skip_string(b, i);
+                if closed {
+                    Tok::Literal(LitKind::String)
+                } else {
+                    Tok::Unterminated
+                }
             }
             b'r' | b'R' | b'b' | b'B' if is_string_prefix(b, i) => {
                 let bytes = matches!(c, b'b' | b'B') || matches!(b.get(i + 1), Some(b'b' | b'B'));
                 while b[i] != b'"' && b[i] != b'\'' {
                     i += 1;
                 }
-                i = skip_string(b, i);
-                Tok::Literal(if bytes { LitKind::Bytes } else { LitKind::String })
+                let closed;
+                (i, closed) = skip_string(b, i);
+                match (closed, bytes) {
+                    (false, _) => Tok::Unterminated,
+                    (true, true) => Tok::Literal(LitKind::Bytes),
+                    (true, false) => Tok::Literal(LitKind::String),
+                }
             }
             b'0'..=b'9' => {
                 i = skip_number(b, i);
@@ -153,7 +165,7 @@ pub(crate) fn tokenize(src: &str, max_depth: usize) -> Result<Vec<Token>, Compil
                 frame.chain += 1;
                 depth += 1;
             }
-            Tok::Separator | Tok::Ident | Tok::Literal(_) => {}
+            Tok::Separator | Tok::Ident | Tok::Literal(_) | Tok::Unterminated => {}
         }
         if depth > max_depth {
             return Err(CompileError::new(
@@ -188,8 +200,9 @@ fn is_string_prefix(b: &[u8], i: usize) -> bool {
     }
 }
 
-/// Skips a quoted literal starting at its quote; returns the index after it (or the end).
-fn skip_string(b: &[u8], i: usize) -> usize {
+/// Skips a quoted literal starting at its quote; returns the index after it and whether it
+/// was closed (an unclosed one ends at a line break or the end of the text).
+fn skip_string(b: &[u8], i: usize) -> (usize, bool) {
     let q = b[i];
     let triple = b.get(i + 1) == Some(&q) && b.get(i + 2) == Some(&q);
     let mut j = if triple { i + 3 } else { i + 1 };
@@ -199,14 +212,14 @@ fn skip_string(b: &[u8], i: usize) -> usize {
             continue;
         }
         if b[j] == q && (!triple || (b.get(j + 1) == Some(&q) && b.get(j + 2) == Some(&q))) {
-            return j + if triple { 3 } else { 1 };
+            return (j + if triple { 3 } else { 1 }, true);
         }
-        if b[j] == b'\n' && !triple {
-            return j;
+        if (b[j] == b'\n' || b[j] == b'\r') && !triple {
+            return (j, false);
         }
         j += 1;
     }
-    b.len()
+    (b.len(), false)
 }
 
 fn skip_number(b: &[u8], mut i: usize) -> usize {

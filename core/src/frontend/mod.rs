@@ -180,7 +180,9 @@ fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'
         if i > 0 {
             key.push(' ');
         }
-        if t.tok == Tok::Ident && text.starts_with(parse::PARAM_PREFIX) {
+        // Joining tokens with spaces must not change what the text means: a placeholder
+        // spelled by the user, or a string whose line break would become a space, bails out.
+        if (t.tok == Tok::Ident && text.starts_with(parse::PARAM_PREFIX)) || t.tok == Tok::Unterminated {
             return None;
         }
         // A string in `x["key"]` names a field: it stays, so field paths stay in the shape.
