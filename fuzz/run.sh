@@ -8,14 +8,18 @@
 #   fuzz/run.sh 3600       # a long run: an hour per target
 #   FUZZ_TARGETS="eval differential" fuzz/run.sh 300
 #   FUZZ_KEEP_GOING=1 fuzz/run.sh 3600   # fork mode: record every crash, don't stop at the first
+#   FUZZ_SEED=1 fuzz/run.sh 30           # a fixed libFuzzer seed: the same inputs every run (CI)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 secs="${1:-60}"
 targets="${FUZZ_TARGETS:-compile eval differential engine_ops event_json}"
 mode=()
+if [ -n "${FUZZ_SEED:-}" ]; then
+    mode+=(-seed="$FUZZ_SEED")
+fi
 if [ -n "${FUZZ_KEEP_GOING:-}" ]; then
-    mode=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
+    mode+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
 fi
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
