@@ -31,8 +31,8 @@ fn hostile_nesting_is_an_error_not_a_stack_overflow() {
         format!("{}true", "!".repeat(n)),
         format!("{}1", "-".repeat(n)),
         format!("{}1{}", "[".repeat(n), "]".repeat(n)),
-        std::iter::repeat("async.a").take(50_000).collect::<Vec<_>>().join(" + "),
-        std::iter::repeat("1").take(50_000).collect::<Vec<_>>().join(" == "),
+        std::iter::repeat_n("async.a", 50_000).collect::<Vec<_>>().join(" + "),
+        std::iter::repeat_n("1", 50_000).collect::<Vec<_>>().join(" == "),
         format!("async{}", ".a".repeat(n)),
         format!("{}1", "true ? 1 : ".repeat(n)),
         format!("{}1{}", "size(".repeat(n), ")".repeat(n)),
@@ -50,7 +50,7 @@ fn nesting_at_the_default_limit_compiles() {
     let cases = [
         format!("{}async.x{} == 1", "(".repeat(d - 2), ")".repeat(d - 2)),
         format!("{}true", "!".repeat(d - 1)),
-        std::iter::repeat("async.a").take(d - 1).collect::<Vec<_>>().join(" + "),
+        std::iter::repeat_n("async.a", d - 1).collect::<Vec<_>>().join(" + "),
         format!("async{}", ".a".repeat(d - 1)),
     ];
     for src in &cases {

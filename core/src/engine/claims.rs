@@ -4,7 +4,6 @@
 use crate::Error;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
 
 pub(crate) struct Claims {
     map: Mutex<HashMap<u128, i64>>,
@@ -13,9 +12,7 @@ pub(crate) struct Claims {
 
 fn hash128(scope: &str, key: &str) -> u128 {
     let h = |seed: u64| {
-        let mut h = ahash::RandomState::with_seeds(seed, 0x9e37_79b9_7f4a_7c15, 0xbf58_476d_1ce4_e5b9, 0x94d0_49bb_1331_11eb).build_hasher();
-        (scope, key).hash(&mut h);
-        h.finish()
+        ahash::RandomState::with_seeds(seed, 0x9e37_79b9_7f4a_7c15, 0xbf58_476d_1ce4_e5b9, 0x94d0_49bb_1331_11eb).hash_one((scope, key))
     };
     (h(1) as u128) << 64 | h(2) as u128
 }

@@ -45,18 +45,8 @@ pub(crate) type KeyMap = HashMap<u64, Posting, BuildHasherDefault<IdentityHasher
 /// A hasher with fixed seeds: the same key hashes alike in every run (explain output and
 /// stats stay reproducible).
 fn hasher() -> impl Hasher {
-    ahash::RandomState::with_seeds(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89)
-        .build_hasher_fixed()
-}
-
-trait FixedBuild {
-    fn build_hasher_fixed(&self) -> ahash::AHasher;
-}
-
-impl FixedBuild for ahash::RandomState {
-    fn build_hasher_fixed(&self) -> ahash::AHasher {
-        std::hash::BuildHasher::build_hasher(self)
-    }
+    let seeds = ahash::RandomState::with_seeds(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89);
+    std::hash::BuildHasher::build_hasher(&seeds)
 }
 
 /// The hash of a scalar under a path and kind, or `None` for values no key can stand for
@@ -91,5 +81,5 @@ pub(crate) fn str_hash(path: u32, kind: KeyKind, s: &str) -> u64 {
 }
 
 fn integral(d: f64) -> Option<i128> {
-    (d.fract() == 0.0 && d.abs() < 18446744073709551616.0).then(|| d as i128)
+    (d.fract() == 0.0 && d.abs() < 18446744073709551616.0).then_some(d as i128)
 }

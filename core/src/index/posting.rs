@@ -7,6 +7,7 @@ use roaring::RoaringBitmap;
 const INLINE_MAX: usize = 16;
 
 /// Boxed variants keep the enum at 16 bytes: most keys (an id each) hold `One`.
+#[allow(clippy::box_collection)]
 #[derive(Clone, Debug)]
 pub(crate) enum Posting {
     One(u32),
