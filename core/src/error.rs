@@ -226,6 +226,13 @@ impl From<CompileError> for Error {
     }
 }
 
+impl From<EvalError> for Error {
+    /// An evaluation error where a value was asked for (`eval`, `key`): same code and message.
+    fn from(e: EvalError) -> Self {
+        Error::new(e.code(), e.message)
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.compile.is_some() {

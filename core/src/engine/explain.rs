@@ -120,7 +120,6 @@ impl Engine {
             }
         };
         out["verdict"] = verdict;
-        let _ = Kind::Wait;
         Some(out)
     }
 

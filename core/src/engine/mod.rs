@@ -157,7 +157,7 @@ impl Engine {
             Some(t) => self.compile_bound(expr, t)?,
             None => self.compile(expr)?,
         };
-        c.eval(event).map_err(|e| Error::new(e.code(), e.message()))
+        c.eval(event).map_err(Error::from)
     }
 
     fn prepare(&self, sub: Subscription, now: i64) -> Result<Prepared, Error> {
@@ -484,7 +484,7 @@ impl Engine {
     /// `null` mean "no key".
     pub fn key(&self, expr: &str, event: &Json) -> Result<Option<String>, Error> {
         let c = self.compile_key(expr)?;
-        let v = c.eval(event).map_err(|e| Error::new(e.code(), e.message()))?;
+        let v = c.eval(event).map_err(Error::from)?;
         Ok(match v {
             Json::Null | Json::Bool(false) => None,
             Json::String(s) => Some(s),

@@ -91,9 +91,7 @@ fn as_f64(v: &Value<'_>) -> f64 {
     }
 }
 
-pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>, lenient: bool) -> EvalResult<'a> {
-    let _ = lenient;
-    let arg = |args: &[Value<'a>], i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
     let bad = |args: &[Value<'_>]| no_overload(f.name(), &args.iter().collect::<Vec<_>>());
     match f {
         Func::Size => Ok(Value::Int(match &args[0] {
@@ -180,7 +178,8 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>, lenient: bool) -> Eval
             _ => Err(bad(&args)),
         },
         Func::TimePart(part) => time_part(part, &args[0], args.get(1)).unwrap_or_else(|| Err(bad(&args))),
-        Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(arg(&args, 0), Value::Bool(false)))),
+        // `eval` decides this one before evaluating its argument (an error counts as true).
+        Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(args[0], Value::Bool(false)))),
     }
 }
 

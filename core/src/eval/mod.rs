@@ -131,7 +131,7 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
             for a in args {
                 vals.push(eval(a, cx)?);
             }
-            functions::call(*f, vals, cx.lenient())
+            functions::call(*f, vals)
         }
         Expr::List(items) => {
             let mut out = Vec::with_capacity(items.len());
