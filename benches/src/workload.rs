@@ -30,11 +30,25 @@ pub enum Shape {
     OrNested,
     /// A realistic mixture of the above, about 1% with nothing indexable.
     Mixed,
+    /// The common real wait: an owner (run id), a 7-day timeout and
+    /// `event.data.orderId == async.data.orderId && async.data.status == "paid"` bound from a
+    /// trigger per wait.
+    Workflow,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 9] =
-        [Shape::Eq, Shape::EqShared, Shape::Bound, Shape::In, Shape::Range, Shape::Prefix, Shape::Contains, Shape::OrNested, Shape::Mixed];
+    pub const ALL: [Shape; 10] = [
+        Shape::Eq,
+        Shape::EqShared,
+        Shape::Bound,
+        Shape::In,
+        Shape::Range,
+        Shape::Prefix,
+        Shape::Contains,
+        Shape::OrNested,
+        Shape::Mixed,
+        Shape::Workflow,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -47,6 +61,7 @@ impl Shape {
             Shape::Contains => "contains",
             Shape::OrNested => "or-nested",
             Shape::Mixed => "mixed",
+            Shape::Workflow => "workflow",
         }
     }
 }
@@ -147,6 +162,22 @@ pub fn wait_and_event(shape: Shape, seed: u64, i: u64) -> (Subscription, Json) {
             let cond = format!("(async.data.a == {x:?} || async.data.b.startsWith({y:?})) && !(async.data.c == {z:?} && async.data.d > {w})");
             let data = if r.gen() { json!({"a": x, "b": "none", "c": z, "d": w}) } else { json!({"a": "none", "b": format!("{y}-1"), "c": "other", "d": w + 5}) };
             (Subscription::wait(id, EVENT).when(cond), ev(data))
+        }
+        Shape::Workflow => {
+            let order = uuid(&mut r);
+            let run = format!("01J{}", hex(&mut r, 23).to_uppercase());
+            let trigger = json!({
+                "name": "app/order.created",
+                "id": format!("01J{}", hex(&mut r, 23).to_uppercase()),
+                "ts": 1_699_999_000_000i64,
+                "data": {"orderId": order, "customerId": uuid(&mut r), "amount": r.gen_range(1..10_000)},
+            });
+            let sub = Subscription::wait(id, EVENT)
+                .when("event.data.orderId == async.data.orderId && async.data.status == \"paid\"")
+                .with_trigger(trigger)
+                .with_owner(run)
+                .with_timeout_ms(7 * 24 * 3600 * 1000);
+            (sub, ev(json!({"orderId": order, "status": "paid", "amount": 120})))
         }
         Shape::Mixed => {
             // Arithmetic on the path: no access predicate, verified on every event.

@@ -72,6 +72,7 @@ mod engine;
 mod error;
 mod eval;
 mod frontend;
+mod ids;
 mod index;
 mod limits;
 

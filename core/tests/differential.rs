@@ -11,7 +11,7 @@
 //! (default 2,500) and `CELMATCH_DIFF_EVENTS` events (default 60) per dialect; the seed is
 //! `CELMATCH_DIFF_SEED`. A long run: `CELMATCH_DIFF_ROUNDS=200 cargo test --release --test differential`.
 
-use celmatch::{Config, Dialect, Engine, Subscription};
+use celmatch::{Compiled, Config, Dialect, Engine, Subscription};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value as Json};
@@ -163,6 +163,19 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
             }
         }
     }
+    engine.validate().unwrap();
+    // What `get` returns compiles back to the same meaning: the condition printed from its
+    // shape with its own literals, and the trigger fields it reads.
+    let listed: Vec<Compiled> = subs
+        .iter()
+        .map(|s| {
+            let back = engine.get(&s.id).expect("a pending subscription is listed");
+            let cond = back.condition.as_deref().expect("a condition comes back");
+            engine
+                .compile_uncached(cond, back.trigger.as_ref())
+                .unwrap_or_else(|e| panic!("{}: {:?} (from {:?}) does not compile back: {e}", s.id, cond, s.cond))
+        })
+        .collect();
     // The generator must reach every index class, or the comparison proves less than it says.
     let stats = engine.stats();
     for class in ["eq", "elem", "prefix", "suffix", "contains", "range", "interval", "presence", "scan"] {
@@ -173,6 +186,9 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
         let ev = event(&mut rng, i as u64);
         let expected: BTreeSet<&str> =
             subs.iter().zip(&refs).filter(|(_, r)| matches!(r.matches(&ev), Ok(true))).map(|(s, _)| s.id.as_str()).collect();
+        let relisted: BTreeSet<&str> =
+            subs.iter().zip(&listed).filter(|(_, r)| matches!(r.matches(&ev), Ok(true))).map(|(s, _)| s.id.as_str()).collect();
+        assert_eq!(relisted, expected, "{dialect:?} seed {seed}: subscriptions from get() decide event {ev} differently");
         let fired = engine.process(&ev).unwrap();
         let got: BTreeSet<&str> = fired.iter().map(|f| f.id.as_str()).collect();
         if got != expected {
@@ -197,10 +213,14 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
             }
             assert_eq!(engine.add(back).unwrap(), None);
         }
+        if i % 16 == 0 {
+            engine.validate().unwrap();
+        }
         pairs += subs.len() as u64;
         fired_total += fired.len() as u64;
     }
     assert_eq!(engine.len(), subs.len());
+    engine.validate().unwrap();
     (pairs, fired_total)
 }
 

@@ -37,6 +37,7 @@ fn many_distinct_literals_with_churn_match_one_by_one_evaluation() {
         engine.add(Subscription::wait(format!("s{i}"), "e").when(condition(i))).unwrap();
         live.insert(i);
     }
+    engine.validate().unwrap();
     let reference: Vec<_> = (0..n).map(|i| engine.compile(&condition(i)).unwrap()).collect();
     for _ in 0..400 {
         let (a, b) = (rng.gen_range(0..n), rng.gen_range(0..n));
@@ -50,4 +51,5 @@ fn many_distinct_literals_with_churn_match_one_by_one_evaluation() {
             engine.add(Subscription::wait(id.clone(), "e").when(condition(i))).unwrap();
         }
     }
+    engine.validate().unwrap();
 }

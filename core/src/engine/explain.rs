@@ -1,7 +1,7 @@
 //! `explain` and `stats`: how expressions and subscriptions are indexed, and why an event did
 //! or did not fire a subscription ("why didn't my wait resume?").
 
-use super::{Engine, Kind};
+use super::Engine;
 use crate::eval::{eval, Ctx, Value};
 use crate::frontend::ast::Expr;
 use crate::frontend::Shape;
@@ -75,46 +75,50 @@ impl Engine {
     /// atom of every conjunction. `None` if no subscription has this id.
     pub fn explain(&self, id: &str, event: Option<&Json>) -> Option<Json> {
         let st = self.state.read();
-        let r = st.slots[st.ids.get(id, &st.slots)? as usize].as_ref()?;
+        let slot = st.find(id)?;
+        let sub = st.subscription(slot);
+        let v = st.view(slot)?;
         let mut out = json!({
-            "id": &*r.id,
-            "kind": r.kind.as_str(),
-            "event": &*r.event,
-            "owner": r.owner().map(|o| &**o),
-            "deadline_ms": r.deadline_ms(),
-            "not_before_ms": r.not_before_ms(),
-            "classes": r.filings.iter().filter_map(index::Filing::class).collect::<Vec<_>>(),
+            "id": &sub.id,
+            "kind": sub.kind.as_str(),
+            "event": &sub.event,
+            "owner": &sub.owner,
+            "deadline_ms": sub.deadline_ms,
+            "not_before_ms": sub.not_before_ms,
+            "classes": st.classes(slot),
         });
-        match &r.shape {
+        match v.shape {
             None => out["condition"] = json!("none: every event of the name"),
             Some(s) => {
+                let params: Vec<Value<'static>> = v.params.iter().cloned().map(Value::into_owned).collect();
                 out["shape"] = json!(s.key);
-                out["params"] = Json::Array(r.params.iter().map(Value::to_json).collect());
-                out["conjunctions"] = conjunction_json(s, &r.params);
+                out["params"] = Json::Array(params.iter().map(Value::to_json).collect());
+                out["conjunctions"] = conjunction_json(s, &params);
             }
         }
-        if let Some((n, e)) = self.eval_errors(id) {
-            out["eval_errors"] = json!({"count": n, "last": {"code": e.code(), "message": e.message()}});
+        let (errors, last) = st.errors(slot);
+        if let Some(kind) = last.filter(|_| errors > 0) {
+            out["eval_errors"] = json!({"count": errors, "last": {"code": kind.code(), "message": format!("{} (explain with the event shows the full error)", kind.code())}});
         }
         let Some(event) = event else { return Some(out) };
         let verdict = match self.event_meta(event) {
             Err(e) => json!({"fires": false, "reason": format!("invalid event: {e}")}),
-            Ok(meta) if meta.name != &*r.event => {
-                json!({"fires": false, "reason": format!("event name {:?} is not {:?}", meta.name, &*r.event)})
+            Ok(meta) if meta.name != sub.event => {
+                json!({"fires": false, "reason": format!("event name {:?} is not {:?}", meta.name, sub.event)})
             }
             Ok(meta) => {
                 let now = self.now();
                 let time = meta.time_ms.unwrap_or(now);
-                if r.deadline_ms().is_some_and(|d| d <= now) {
+                if v.deadline_ms.is_some_and(|d| d <= now) {
                     json!({"fires": false, "reason": "the deadline has passed"})
-                } else if r.not_before_ms().is_some_and(|nb| time < nb) {
+                } else if v.not_before_ms.is_some_and(|nb| time < nb) {
                     json!({"fires": false, "reason": "the event is older than not_before"})
-                } else if r.exclude_event_id().is_some() && r.exclude_event_id() == meta.id {
+                } else if v.exclude_event_id.is_some() && v.exclude_event_id == meta.id {
                     json!({"fires": false, "reason": "the event is the owner's own trigger (excluded id)"})
                 } else {
-                    match &r.shape {
+                    match v.shape {
                         None => json!({"fires": true, "reason": "no condition"}),
-                        Some(s) => self.explain_condition(s, &r.params, event),
+                        Some(s) => self.explain_condition(s, &v.params, event),
                     }
                 }
             }
@@ -123,7 +127,7 @@ impl Engine {
         Some(out)
     }
 
-    fn explain_condition(&self, shape: &Shape, params: &[Value<'static>], event: &Json) -> Json {
+    fn explain_condition(&self, shape: &Shape, params: &[Value<'_>], event: &Json) -> Json {
         let dialect = self.config.dialect;
         let result = crate::frontend::matches(shape, params, event, dialect);
         let atom_value = |a: &Expr| {
@@ -144,48 +148,27 @@ impl Engine {
         }
     }
 
+    /// Statistics, in O(event names): every count is kept current as subscriptions come
+    /// and go.
     pub fn stats(&self) -> Stats {
         let st = self.state.read();
-        let waits = st.slots.iter().flatten().filter(|r| r.kind == Kind::Wait).count();
-        let mut by_class = std::collections::BTreeMap::new();
-        let mut shapes = std::collections::HashSet::new();
-        for r in st.slots.iter().flatten() {
-            for class in r.filings.iter().filter_map(index::Filing::class) {
-                *by_class.entry(class.to_string()).or_insert(0u64) += 1;
-            }
-            if let Some(s) = &r.shape {
-                shapes.insert(std::sync::Arc::as_ptr(s) as usize);
-            }
-        }
-        let records: usize = st
-            .slots
-            .iter()
-            .flatten()
-            .map(|r| {
-                std::mem::size_of::<super::Record>()
-                    + r.extra.as_ref().map_or(0, |_| std::mem::size_of::<super::Extra>())
-                    + r.id.len()
-                    + 16
-                    + r.params.len() * std::mem::size_of::<Value>()
-                    + r.params.iter().map(|p| p.as_str().map_or(0, |s| s.len() + 16)).sum::<usize>()
-                    + r.filings.len() * std::mem::size_of::<index::Filing>()
-            })
-            .sum();
-        let maps = st.ids.capacity() * 5 + st.deadlines.len() * 32 + st.slots.capacity() * 8;
+        let filed = st.filed();
+        let by_class = index::Class::ALL.iter().zip(filed).filter(|(_, n)| *n > 0).map(|(c, n)| (c.name().to_string(), n)).collect();
+        let lookback = self.lookback.lock();
         Stats {
-            subscriptions: st.ids.len(),
-            waits,
-            cancels: st.ids.len() - waits,
-            owners: st.owners.len(),
-            event_names: st.partitions.len(),
-            shapes: shapes.len(),
+            subscriptions: st.len(),
+            waits: st.waits(),
+            cancels: st.len() - st.waits(),
+            owners: st.owners(),
+            event_names: st.event_names(),
+            shapes: st.shapes(),
             by_class,
-            scan: st.partitions.values().map(index::Partition::scan_len).sum(),
-            pending_deadlines: st.deadlines.len(),
+            scan: filed[index::Class::Scan as usize],
+            pending_deadlines: st.pending_deadlines(),
             claims: self.claims.len(),
-            lookback_events: self.lookback.lock().len(),
-            eval_errors: self.eval_errors.lock().values().map(|(n, _)| n).sum(),
-            memory_bytes: records + maps + st.partitions.values().map(index::Partition::bytes).sum::<usize>(),
+            lookback_events: lookback.len(),
+            eval_errors: st.eval_errors_total(),
+            memory_bytes: st.bytes() + lookback.bytes(),
         }
     }
 }

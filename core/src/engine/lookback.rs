@@ -47,6 +47,11 @@ impl Lookback {
     pub fn len(&self) -> usize {
         self.by_name.values().map(|(q, _)| q.len()).sum()
     }
+
+    /// The bytes of buffered event JSON (an estimate), in O(event names).
+    pub fn bytes(&self) -> usize {
+        self.by_name.values().map(|(_, total)| total).sum()
+    }
 }
 
 /// A cheap estimate of an event's JSON size, for the byte bound.

@@ -9,8 +9,8 @@ mod claims;
 mod clock;
 mod config;
 mod explain;
-mod ids;
 mod lookback;
+mod store;
 mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -21,85 +21,32 @@ pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscripti
 use crate::error::Error;
 use crate::eval::Value;
 use crate::frontend::ast::Path;
-use crate::frontend::{Frontend, Shape, Vars};
+use crate::frontend::{Frontend, Shape, Template, Vars};
+use crate::ids::SlotId;
 use crate::index::access::Pred;
-use crate::index::{self, Filing, Partition};
-use crate::{CompileError, Compiled};
+use crate::index;
+use crate::{CompileError, Compiled, EvalErrorKind};
 use claims::Claims;
 use lookback::Lookback;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value as Json;
-use ahash::AHashMap;
-use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
+use store::{NewRecord, Store};
 
 /// The matching engine. `Send + Sync`: share it behind an `Arc`.
 pub struct Engine {
     config: Config,
     frontend: Frontend,
-    state: RwLock<State>,
+    state: RwLock<Store>,
     lookback: Mutex<Lookback>,
     claims: Claims,
-    /// Evaluation errors per subscription id: (count, last error). Written only when an
-    /// error happens, so the matching path never takes this lock otherwise.
-    eval_errors: Mutex<HashMap<Arc<str>, (u64, crate::EvalError)>>,
-}
-
-/// A stored subscription. Kept small: a million of them must fit in little memory, so the
-/// fields most subscriptions leave empty live in a separate, optional box.
-struct Record {
-    id: Box<str>,
-    seq: u64,
-    kind: Kind,
-    event: Arc<str>,
-    /// `None` when there is no condition (or it folded to `true`): every event of the name.
-    shape: Option<Arc<Shape>>,
-    params: Box<[Value<'static>]>,
-    filings: Box<[Filing]>,
-    /// Hash of the subscription as added: re-adding the same one is a no-op.
-    fingerprint: u64,
-    extra: Option<Box<Extra>>,
-}
-
-#[derive(Default)]
-struct Extra {
-    owner: Option<Arc<str>>,
-    deadline_ms: Option<i64>,
-    not_before_ms: Option<i64>,
-    exclude_event_id: Option<Box<str>>,
-}
-
-impl Record {
-    fn owner(&self) -> Option<&Arc<str>> {
-        self.extra.as_ref().and_then(|x| x.owner.as_ref())
-    }
-    fn deadline_ms(&self) -> Option<i64> {
-        self.extra.as_ref().and_then(|x| x.deadline_ms)
-    }
-    fn not_before_ms(&self) -> Option<i64> {
-        self.extra.as_ref().and_then(|x| x.not_before_ms)
-    }
-    fn exclude_event_id(&self) -> Option<&str> {
-        self.extra.as_ref().and_then(|x| x.exclude_event_id.as_deref())
-    }
-}
-
-#[derive(Default)]
-struct State {
-    slots: Vec<Option<Box<Record>>>,
-    free: Vec<u32>,
-    ids: ids::IdTable,
-    owners: AHashMap<Arc<str>, Vec<u32>>,
-    partitions: AHashMap<Arc<str>, Partition>,
-    deadlines: BTreeSet<(i64, u64, u32)>,
-    next_seq: u64,
 }
 
 /// A subscription compiled and planned, ready to be filed.
 struct Prepared {
     sub: Subscription,
-    shape: Option<Arc<Shape>>,
+    compiled: Option<(Arc<Shape>, Option<Arc<Template>>)>,
     params: Box<[Value<'static>]>,
     plan: Option<Vec<(Path, Pred)>>,
     deadline_ms: Option<i64>,
@@ -113,11 +60,14 @@ struct EventMeta<'e> {
     time_ms: Option<i64>,
 }
 
+/// Subscriptions are listed in pages of this many, each under a brief shared lock.
+const LIST_PAGE: usize = 1024;
+
 impl Engine {
     pub fn new(config: Config) -> Engine {
         let frontend = Frontend::new(config.dialect, config.limits.clone());
         let claims = Claims::new(config.max_claims);
-        Engine { config, frontend, state: RwLock::default(), lookback: Mutex::default(), claims, eval_errors: Mutex::default() }
+        Engine { config, frontend, state: RwLock::default(), lookback: Mutex::default(), claims }
     }
 
     pub fn config(&self) -> &Config {
@@ -175,7 +125,7 @@ impl Engine {
             (Some(c), Some(t)) => Some(self.compile_bound(c, t)?),
             (Some(c), None) => Some(self.compile(c)?),
         };
-        let (shape, params) = match compiled {
+        let (compiled, params) = match compiled {
             None => (None, Box::default()),
             Some(c) => match c.constant() {
                 Some(Json::Bool(true)) => (None, Box::default()),
@@ -191,16 +141,16 @@ impl Engine {
                     let e = CompileError::new(crate::CompileErrorKind::NotBoolean, format!("the condition is the constant {v}, not a boolean"), src, span);
                     return Err(e.into());
                 }
-                None => (Some(c.shape), c.params),
+                None => (Some((c.shape, c.template)), c.params),
             },
         };
-        let plan = match &shape {
+        let plan = match &compiled {
             None => None,
-            Some(s) => index::plan(s, &params),
+            Some((s, _)) => index::plan(s, &params),
         };
         let deadline_ms = sub.deadline_ms.or(sub.timeout_ms.map(|t| now.saturating_add(t)));
         let fingerprint = fingerprint(&sub);
-        Ok(Prepared { sub, shape, params, plan, deadline_ms, fingerprint })
+        Ok(Prepared { sub, compiled, params, plan, deadline_ms, fingerprint })
     }
 
     /// Adds a subscription. A wait with lookback that matches a buffered event fires at
@@ -222,10 +172,10 @@ impl Engine {
         prepared.into_iter().map(|p| p.and_then(|p| self.insert(&mut st, p, now))).collect()
     }
 
-    fn insert(&self, st: &mut State, p: Prepared, now: i64) -> Result<Option<Fired>, Error> {
-        if let Some(slot) = st.ids.get(&p.sub.id, &st.slots) {
-            let existing = st.slots[slot as usize].as_ref().expect("live slot");
-            if existing.fingerprint == p.fingerprint {
+    fn insert(&self, st: &mut Store, p: Prepared, now: i64) -> Result<Option<Fired>, Error> {
+        if let Some(slot) = st.find(&p.sub.id) {
+            let (fingerprint, kind, event) = st.identity(slot);
+            if fingerprint == p.fingerprint {
                 return Ok(None);
             }
             return Err(Error::new(
@@ -233,25 +183,25 @@ impl Engine {
                 format!(
                     "id {:?} is taken by a different subscription ({} on {:?}); this one is a {} on {:?}",
                     p.sub.id,
-                    existing.kind.as_str(),
-                    &*existing.event,
+                    kind.as_str(),
+                    event,
                     p.sub.kind.as_str(),
                     p.sub.event
                 ),
             ));
         }
-        // A new subscription under a reused id starts with no evaluation errors.
-        {
-            let mut errs = self.eval_errors.lock();
-            if !errs.is_empty() {
-                errs.remove(p.sub.id.as_str());
-            }
-        }
         // Lookback, under the write lock: an event processed concurrently is either in the
-        // buffer now or will see this wait once it is filed.
+        // buffer now or will see this wait once it is filed. Evaluation errors met here
+        // count against the wait if it is stored.
+        let mut errors = (0u32, None);
         if let Some(window) = p.sub.lookback_ms.filter(|_| p.sub.kind == Kind::Wait) {
             let lb = self.lookback.lock();
-            let probe = Probe { shape: p.shape.as_deref(), params: &p.params, not_before_ms: p.sub.not_before_ms, exclude: p.sub.exclude_event_id.as_deref() };
+            let probe = Probe {
+                shape: p.compiled.as_ref().map(|(s, _)| &**s),
+                params: &p.params,
+                not_before_ms: p.sub.not_before_ms,
+                exclude: p.sub.exclude_event_id.as_deref(),
+            };
             // The buffer is trimmed lazily (when events arrive); never look further back
             // than it promises to keep.
             let window = window.min(self.config.lookback_max_age_ms);
@@ -259,53 +209,29 @@ impl Engine {
                 if p.deadline_ms.is_some_and(|d| d <= now) {
                     break;
                 }
-                if self.verify(&probe, &b.event, b.id.as_deref(), Some(b.time_ms), &p.sub.id) {
-                    return Ok(Some(Fired { id: p.sub.id, kind: Kind::Wait, owner: p.sub.owner }));
+                match self.verify(&probe, &b.event, b.id.as_deref(), Some(b.time_ms)) {
+                    Ok(true) => return Ok(Some(Fired { id: p.sub.id, kind: Kind::Wait, owner: p.sub.owner })),
+                    Ok(false) => {}
+                    Err(kind) => errors = (errors.0.saturating_add(1), Some(kind)),
                 }
             }
         }
-        let slot = match st.free.pop() {
-            Some(s) => s,
-            None => {
-                let s = u32::try_from(st.slots.len()).map_err(|_| Error::new("limit_exceeded", "more than 2^32 subscriptions"))?;
-                st.slots.push(None);
-                s
-            }
-        };
-        let event: Arc<str> = Arc::from(p.sub.event.as_str());
-        let partition = st.partitions.entry(event.clone()).or_default();
-        let filings = partition.insert(slot, p.plan).into_boxed_slice();
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        let id: Box<str> = p.sub.id.as_str().into();
-        let owner: Option<Arc<str>> = p.sub.owner.as_deref().map(Arc::from);
-        if let Some(o) = &owner {
-            st.owners.entry(o.clone()).or_default().push(slot);
-        }
-        if let Some(d) = p.deadline_ms {
-            st.deadlines.insert((d, seq, slot));
-        }
-        let extra = Extra { owner, deadline_ms: p.deadline_ms, not_before_ms: p.sub.not_before_ms, exclude_event_id: p.sub.exclude_event_id.map(String::into_boxed_str) };
-        let has_extra = extra.owner.is_some() || extra.deadline_ms.is_some() || extra.not_before_ms.is_some() || extra.exclude_event_id.is_some();
-        st.slots[slot as usize] = Some(Box::new(Record {
-            id,
-            seq,
-            kind: p.sub.kind,
-            event,
-            shape: p.shape,
-            params: p.params,
-            filings,
+        st.insert(NewRecord {
+            sub: &p.sub,
+            compiled: p.compiled,
+            params: &p.params,
+            plan: p.plan.as_deref(),
+            deadline_ms: p.deadline_ms,
             fingerprint: p.fingerprint,
-            extra: has_extra.then(|| Box::new(extra)),
-        }));
-        st.ids.insert(slot, &st.slots);
+            eval_errors: errors,
+        })?;
         Ok(None)
     }
 
     /// Removes a subscription; false if there was none with this id.
     pub fn remove(&self, id: &str) -> bool {
         let mut st = self.state.write();
-        match st.ids.get(id, &st.slots) {
+        match st.find(id) {
             Some(slot) => {
                 st.take(slot);
                 true
@@ -314,19 +240,74 @@ impl Engine {
         }
     }
 
-    /// Removes every subscription of `owner`; returns how many.
+    /// Removes every subscription of `owner` (in O(k) for its k subscriptions); returns how
+    /// many.
     pub fn remove_owner(&self, owner: &str) -> usize {
-        let mut st = self.state.write();
-        st.remove_owner(owner)
+        self.state.write().remove_owner(owner).len()
     }
 
     /// Number of pending subscriptions.
     pub fn len(&self) -> usize {
-        self.state.read().ids.len()
+        self.state.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether a subscription with this id is pending.
+    pub fn contains(&self, id: &str) -> bool {
+        self.state.read().find(id).is_some()
+    }
+
+    /// The pending subscription with this id, as registered. The trigger was bound into the
+    /// condition at registration, so the condition comes back as its text with this
+    /// subscription's literals and the trigger holds just the fields the condition reads;
+    /// re-adding it to an engine gives the same subscription. A timeout comes back as the
+    /// deadline it set; lookback (a registration-time test) is not kept.
+    pub fn get(&self, id: &str) -> Option<Subscription> {
+        let st = self.state.read();
+        st.find(id).map(|s| st.subscription(s))
+    }
+
+    /// Every pending subscription (see [`Engine::get`]), in storage order. The engine is
+    /// read a page at a time under a brief shared lock, so iterating never blocks other
+    /// calls for long; subscriptions added or removed meanwhile may or may not be seen.
+    pub fn subscriptions(&self) -> impl Iterator<Item = Subscription> + '_ {
+        let mut cursor = Some(0);
+        let mut page = Vec::new().into_iter();
+        std::iter::from_fn(move || loop {
+            if let Some(s) = page.next() {
+                return Some(s);
+            }
+            let (subs, next) = self.subscriptions_page(cursor?, LIST_PAGE);
+            cursor = next;
+            page = subs.into_iter();
+            if page.len() == 0 && cursor.is_none() {
+                return None;
+            }
+        })
+    }
+
+    /// One page of [`Engine::subscriptions`]: up to `limit` subscriptions from `cursor` on
+    /// (start at 0), and the cursor of the next page (`None` at the end). For bindings that
+    /// iterate lazily.
+    pub fn subscriptions_page(&self, cursor: usize, limit: usize) -> (Vec<Subscription>, Option<usize>) {
+        let st = self.state.read();
+        let (slots, next) = st.slots_from(cursor, limit.max(1));
+        (slots.into_iter().map(|s| st.subscription(s)).collect(), next)
+    }
+
+    /// The pending subscriptions of `owner`, newest first.
+    pub fn subscriptions_of(&self, owner: &str) -> Vec<Subscription> {
+        let st = self.state.read();
+        st.slots_of(owner).into_iter().map(|s| st.subscription(s)).collect()
+    }
+
+    /// Checks every invariant of the store and the index (tests and fuzz targets call it).
+    #[doc(hidden)]
+    pub fn validate(&self) -> Result<(), String> {
+        self.state.read().validate()
     }
 
     fn event_meta<'e>(&self, event: &'e Json) -> Result<EventMeta<'e>, Error> {
@@ -382,22 +363,24 @@ impl Engine {
             let item = (Arc::new(event.clone()), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now), lookback::json_bytes(event));
             lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
         }
-        let mut hits: Vec<(u64, u32)> = Vec::new();
+        let mut hits: Vec<(u64, SlotId)> = Vec::new();
         {
             let st = self.state.read();
-            let Some(partition) = st.partitions.get(meta.name) else { return Ok(Vec::new()) };
+            let Some(partition) = st.partition(meta.name) else { return Ok(Vec::new()) };
             let mut candidates = Vec::new();
             partition.candidates(event, self.config.dialect, &mut candidates);
             candidates.sort_unstable();
             candidates.dedup();
-            for slot in candidates {
-                let Some(r) = st.slots[slot as usize].as_ref() else { continue };
-                if r.deadline_ms().is_some_and(|d| d <= now) {
+            for slot in candidates.into_iter().map(SlotId::from_u32) {
+                let Some(v) = st.view(slot) else { continue };
+                if v.deadline_ms.is_some_and(|d| d <= now) {
                     continue;
                 }
-                let probe = Probe { shape: r.shape.as_deref(), params: &r.params, not_before_ms: r.not_before_ms(), exclude: r.exclude_event_id() };
-                if self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now)), &r.id) {
-                    hits.push((r.seq, slot));
+                let probe = Probe { shape: v.shape, params: &v.params, not_before_ms: v.not_before_ms, exclude: v.exclude_event_id };
+                match self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now))) {
+                    Ok(true) => hits.push((v.seq, slot)),
+                    Ok(false) => {}
+                    Err(kind) => st.count_error(slot, kind),
                 }
             }
         }
@@ -408,16 +391,16 @@ impl Engine {
         let mut st = self.state.write();
         let mut fired = Vec::with_capacity(hits.len());
         for (seq, slot) in hits {
-            if st.slots[slot as usize].as_ref().is_none_or(|r| r.seq != seq) {
+            if st.view(slot).is_none_or(|v| v.seq != seq) {
                 continue; // consumed or removed by another thread meanwhile
             }
-            let r = st.take(slot);
-            if r.kind == Kind::Cancel && self.config.cancel_removes_owner {
-                if let Some(o) = r.owner() {
+            let t = st.take(slot);
+            if t.kind == Kind::Cancel && self.config.cancel_removes_owner {
+                if let Some(o) = &t.owner {
                     st.remove_owner(o);
                 }
             }
-            fired.push(Fired { id: r.id.to_string(), kind: r.kind, owner: r.owner().map(|o| o.to_string()) });
+            fired.push(Fired { id: t.id, kind: t.kind, owner: t.owner });
         }
         Ok(fired)
     }
@@ -426,56 +409,45 @@ impl Engine {
         events.iter().map(|e| self.process(e)).collect()
     }
 
-    /// Whether `event` fires the probed subscription: time, exclusion and the condition.
-    fn verify(&self, p: &Probe<'_>, event: &Json, event_id: Option<&str>, time_ms: Option<i64>, sub_id: &str) -> bool {
+    /// Whether `event` fires the probed subscription: time, exclusion and the condition. An
+    /// evaluation error is its kind (no match; the caller counts it).
+    fn verify(&self, p: &Probe<'_>, event: &Json, event_id: Option<&str>, time_ms: Option<i64>) -> Result<bool, EvalErrorKind> {
         if let (Some(nb), Some(t)) = (p.not_before_ms, time_ms) {
             if t < nb {
-                return false;
+                return Ok(false);
             }
         }
         if p.exclude.is_some() && p.exclude == event_id {
-            return false;
+            return Ok(false);
         }
-        let Some(shape) = p.shape else { return true };
-        match crate::frontend::matches(shape, p.params, event, self.config.dialect) {
-            Ok(b) => b,
-            Err(e) => {
-                let mut errs = self.eval_errors.lock();
-                let entry = errs.entry(Arc::from(sub_id)).or_insert((0, e.clone()));
-                entry.0 += 1;
-                entry.1 = e;
-                false
-            }
-        }
+        let Some(shape) = p.shape else { return Ok(true) };
+        crate::frontend::matches(shape, p.params, event, self.config.dialect).map_err(|e| e.kind())
     }
 
-    /// Evaluation errors of a pending subscription: how many, and the last one. Errors are
-    /// counted when the subscription is verified, that is when the index made it a candidate
-    /// for an event; counts of subscriptions that are gone are dropped by [`Engine::expire`]
-    /// (and when the id is reused).
+    /// Evaluation errors of a pending subscription: how many, and the kind of the last one.
+    /// Errors are counted when the subscription is verified, that is when the index made it
+    /// a candidate for an event; the count lives and dies with the subscription. `explain`
+    /// with the event shows the full error.
     pub fn eval_errors(&self, id: &str) -> Option<(u64, crate::EvalError)> {
-        self.eval_errors.lock().get(id).cloned()
+        let st = self.state.read();
+        let (n, kind) = st.errors(st.find(id)?);
+        let kind = kind.filter(|_| n > 0)?;
+        Some((n as u64, crate::EvalError::new(kind, format!("{} (explain with the event shows the full error)", kind.code()))))
     }
 
     /// Removes every subscription whose deadline is at or before `now_ms` (the clock's time
     /// by default) and returns their ids, earliest deadline first. Also drops expired claims.
     pub fn expire(&self, now_ms: Option<i64>) -> Vec<String> {
+        self.expire_at_most(now_ms, usize::MAX)
+    }
+
+    /// [`Engine::expire`] in bounded batches: removes at most `limit` subscriptions (the
+    /// earliest deadlines), so a timer loop never holds the engine for long. Call again
+    /// while it returns `limit` ids.
+    pub fn expire_at_most(&self, now_ms: Option<i64>, limit: usize) -> Vec<String> {
         let now = now_ms.unwrap_or_else(|| self.now());
-        let mut st = self.state.write();
-        let mut out = Vec::new();
-        while let Some(&(d, seq, slot)) = st.deadlines.first() {
-            if d > now {
-                break;
-            }
-            st.deadlines.pop_first();
-            if st.slots[slot as usize].as_ref().is_some_and(|r| r.seq == seq) {
-                out.push(st.take(slot).id.to_string());
-            }
-        }
-        // Forget error counts of subscriptions that are gone.
-        self.eval_errors.lock().retain(|id, _| st.ids.get(id, &st.slots).is_some());
-        drop(st);
-        self.claims.sweep(now);
+        let out = self.state.write().expire(now, limit).into_iter().map(|t| t.id).collect();
+        self.claims.sweep(now, limit);
         out
     }
 
@@ -509,54 +481,47 @@ impl Engine {
 /// What verification needs of a subscription, stored or about to be.
 struct Probe<'a> {
     shape: Option<&'a Shape>,
-    params: &'a [Value<'static>],
+    params: &'a [Value<'a>],
     not_before_ms: Option<i64>,
     exclude: Option<&'a str>,
-}
-
-impl State {
-    /// Removes the record in `slot` from every structure and returns it.
-    fn take(&mut self, slot: u32) -> Box<Record> {
-        let id = &self.slots[slot as usize].as_ref().expect("live slot").id;
-        self.ids.remove(id, &self.slots);
-        let r = self.slots[slot as usize].take().expect("live slot");
-        if let Some(part) = self.partitions.get_mut(&r.event) {
-            part.remove(slot, &r.filings);
-            if part.is_empty() {
-                self.partitions.remove(&r.event);
-            }
-        }
-        if let Some(o) = r.owner() {
-            if let Some(list) = self.owners.get_mut(o) {
-                list.retain(|&s| s != slot);
-                if list.is_empty() {
-                    self.owners.remove(o);
-                }
-            }
-        }
-        if let Some(d) = r.deadline_ms() {
-            self.deadlines.remove(&(d, r.seq, slot));
-        }
-        self.free.push(slot);
-        r
-    }
-
-    fn remove_owner(&mut self, owner: &str) -> usize {
-        let slots = self.owners.get(owner).cloned().unwrap_or_default();
-        for &s in &slots {
-            self.take(s);
-        }
-        slots.len()
-    }
 }
 
 fn fingerprint(s: &Subscription) -> u64 {
     let mut h = ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher();
     (s.kind, &s.event, &s.condition, &s.owner, s.deadline_ms, s.timeout_ms, s.not_before_ms, &s.exclude_event_id, s.lookback_ms).hash(&mut h);
-    // Canonical JSON: the same trigger with its keys in another order is the same
-    // subscription (serde_json's `preserve_order`, on in the bindings, keeps input order).
-    s.trigger.as_ref().map(canonical_json).hash(&mut h);
+    // The same trigger with its keys in another order is the same subscription (serde_json's
+    // `preserve_order`, on in the bindings, keeps input order).
+    if let Some(t) = &s.trigger {
+        hash_canonical(t, &mut h);
+    }
     h.finish()
+}
+
+/// Hashes JSON as its canonical form would (object keys sorted), without building it.
+fn hash_canonical(v: &Json, h: &mut impl Hasher) {
+    match v {
+        Json::Null => 0u8.hash(h),
+        Json::Bool(b) => (1u8, b).hash(h),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => (2u8, i).hash(h),
+            (None, Some(u)) => (3u8, u).hash(h),
+            _ => (4u8, n.as_f64().map(f64::to_bits)).hash(h),
+        },
+        Json::String(s) => (5u8, s).hash(h),
+        Json::Array(a) => {
+            (6u8, a.len()).hash(h);
+            a.iter().for_each(|x| hash_canonical(x, h));
+        }
+        Json::Object(m) => {
+            (7u8, m.len()).hash(h);
+            let mut entries: Vec<(&String, &Json)> = m.iter().collect();
+            entries.sort_unstable_by_key(|(k, _)| *k);
+            for (k, x) in entries {
+                k.hash(h);
+                hash_canonical(x, h);
+            }
+        }
+    }
 }
 
 /// JSON with object keys sorted at every level, no whitespace.

@@ -7,7 +7,7 @@
 mod functions;
 mod value;
 
-pub use value::{List, Map, Value};
+pub use value::{List, Map, Str, Value};
 
 use crate::error::{EvalError, EvalErrorKind as K};
 use crate::frontend::ast::{CmpOp, Expr, Func};
@@ -21,13 +21,13 @@ pub(crate) type EvalResult<'a> = Result<Value<'a>, EvalError>;
 /// What an expression is evaluated against.
 pub(crate) struct Ctx<'a> {
     pub input: &'a Json,
-    pub params: &'a [Value<'static>],
+    pub params: &'a [Value<'a>],
     pub dialect: Dialect,
     locals: Vec<EvalResult<'a>>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(input: &'a Json, params: &'a [Value<'static>], dialect: Dialect) -> Self {
+    pub fn new(input: &'a Json, params: &'a [Value<'a>], dialect: Dialect) -> Self {
         Ctx { input, params, dialect, locals: Vec::new() }
     }
 

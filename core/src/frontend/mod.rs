@@ -23,6 +23,7 @@ pub(crate) use parse::Vars;
 pub use shape::Compiled;
 pub(crate) use shape::{matches, Shape};
 
+
 use crate::error::{CompileError, CompileErrorKind, Span};
 use crate::eval::Value;
 use crate::{Dialect, Limits};
@@ -44,12 +45,75 @@ pub(crate) struct Frontend {
 }
 
 /// A shape parsed from text whose simple literals were replaced by placeholders.
-struct Template {
+pub(crate) struct Template {
     /// `None` when substituting literals could change folding (for example `$0 == $1`):
     /// such text always takes the full path.
     shape: Option<Arc<Shape>>,
     /// Trigger paths whose values follow the literals in the parameter list.
     trigger_paths: Vec<Vec<Arc<str>>>,
+    /// The first text compiled through this template and the spans of its literals. Every
+    /// subscription sharing the template differs from it only in those literals, so its
+    /// source is this text with its own literals spliced in (see [`Template::source`]): the
+    /// store keeps parameters, not texts.
+    text: Box<str>,
+    lit_spans: Box<[Span]>,
+}
+
+impl Template {
+    /// The condition text and the (minimal) trigger that compile to `params` through this
+    /// template: the literals printed back into the text, and an object holding just the
+    /// trigger fields the condition reads.
+    pub fn source(&self, params: &[Value<'_>]) -> (String, Option<Json>) {
+        let mut text = String::with_capacity(self.text.len() + 16);
+        let mut at = 0;
+        for (span, v) in self.lit_spans.iter().zip(params) {
+            text.push_str(&self.text[at..span.start]);
+            print_literal(v, &mut text);
+            at = span.end;
+        }
+        text.push_str(&self.text[at..]);
+        if self.trigger_paths.is_empty() {
+            return (text, None);
+        }
+        let mut trigger = Json::Object(Default::default());
+        for (path, v) in self.trigger_paths.iter().zip(&params[self.lit_spans.len()..]) {
+            set_path(&mut trigger, path, v.to_json());
+        }
+        (text, Some(trigger))
+    }
+}
+
+/// Prints a literal that [`simple_literal`] read back in CEL syntax.
+fn print_literal(v: &Value<'_>, out: &mut String) {
+    use std::fmt::Write;
+    match v {
+        // Simple string literals hold no backslash, no line break and not both quotes.
+        Value::Str(s) if s.contains('"') => write!(out, "'{}'", &**s),
+        Value::Str(s) => write!(out, "\"{}\"", &**s),
+        Value::Int(i) => write!(out, "{i}"),
+        Value::UInt(u) => write!(out, "{u}u"),
+        // `{:?}` keeps a decimal point or exponent, so the literal stays a double.
+        Value::Double(d) => write!(out, "{d:?}"),
+        other => write!(out, "{}", other.to_json()),
+    }
+    .expect("writing to a String");
+}
+
+/// Sets `path` in `root` to `v`, creating objects on the way; a non-object on the way (a
+/// lenient binding through a scalar) keeps what it is.
+fn set_path(root: &mut Json, path: &[Arc<str>], v: Json) {
+    let Some((last, init)) = path.split_last() else {
+        *root = v;
+        return;
+    };
+    let mut cur = root;
+    for seg in init {
+        let Json::Object(m) = cur else { return };
+        cur = m.entry(seg.to_string()).or_insert_with(|| Json::Object(Default::default()));
+    }
+    if let Json::Object(m) = cur {
+        m.insert(last.to_string(), v);
+    }
 }
 
 impl Frontend {
@@ -66,13 +130,16 @@ impl Frontend {
             return Err(CompileError::new(CompileErrorKind::TooLong, msg, src, span));
         }
         let tokens = lex::tokenize(src, self.limits.max_depth)?;
-        if let Some((key, lits)) = template_key(src, &tokens) {
+        if let Some((key, lits, lit_spans)) = template_key(src, &tokens) {
             let cache_key = (vars, key);
             let template = self.templates.read().get(&cache_key).cloned();
             let template = match template {
                 Some(t) => t,
                 None => {
-                    let t = Arc::new(self.build_template(&cache_key.1, vars));
+                    let mut t = self.build_template(&cache_key.1, vars);
+                    t.text = src.into();
+                    t.lit_spans = lit_spans.into();
+                    let t = Arc::new(t);
                     let mut cache = self.templates.write();
                     if cache.len() >= CACHE_MAX {
                         cache.clear();
@@ -92,7 +159,9 @@ impl Frontend {
                         None => return self.compile_full(src, vars, trigger),
                     }
                 }
-                return Ok(Compiled::new(shape.clone(), params, self.dialect));
+                let mut c = Compiled::new(shape.clone(), params, self.dialect);
+                c.template = Some(template.clone());
+                return Ok(c);
             }
         }
         self.compile_full(src, vars, trigger)
@@ -136,7 +205,7 @@ impl Frontend {
     }
 
     fn build_template(&self, text: &str, vars: Vars) -> Template {
-        let none = Template { shape: None, trigger_paths: Vec::new() };
+        let none = Template { shape: None, trigger_paths: Vec::new(), text: Box::default(), lit_spans: Box::default() };
         // Errors are reported by the full path, with positions in the original text.
         let Ok(mut e) = parse::parse(text, vars, self.limits.max_depth, true) else { return none };
         // Every placeholder must have parsed as a value. One that became a field name
@@ -166,15 +235,16 @@ impl Frontend {
             return none;
         }
         let shape = Shape::new(format!("{e}"), e, self.limits.max_conjunctions);
-        Template { shape: Some(Arc::new(shape)), trigger_paths }
+        Template { shape: Some(Arc::new(shape)), trigger_paths, text: Box::default(), lit_spans: Box::default() }
     }
 }
 
-/// The text of `src` with its simple literals replaced by placeholders, and their values.
-/// `None` when the text uses the placeholder prefix itself.
-fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'static>>)> {
+/// The text of `src` with its simple literals replaced by placeholders, their values and
+/// their spans. `None` when the text uses the placeholder prefix itself.
+fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'static>>, Vec<Span>)> {
     let mut key = String::with_capacity(src.len());
     let mut lits = Vec::new();
+    let mut spans = Vec::new();
     for (i, t) in tokens.iter().enumerate() {
         let text = &src[t.span.start..t.span.end];
         if i > 0 {
@@ -198,11 +268,12 @@ fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'
                 key.push_str(parse::PARAM_PREFIX);
                 key.push_str(&lits.len().to_string());
                 lits.push(v);
+                spans.push(t.span);
             }
             None => key.push_str(text),
         }
     }
-    Some((key, lits))
+    Some((key, lits, spans))
 }
 
 /// The value of a literal token whose meaning is obvious without the parser: quoted strings

@@ -32,11 +32,13 @@ pub struct Compiled {
     pub(crate) shape: Arc<Shape>,
     pub(crate) params: Box<[Value<'static>]>,
     pub(crate) dialect: Dialect,
+    /// The template it was compiled through, if any: it can print the source back.
+    pub(crate) template: Option<Arc<super::Template>>,
 }
 
 impl Compiled {
     pub(crate) fn new(shape: Arc<Shape>, params: Vec<Value<'static>>, dialect: Dialect) -> Self {
-        Compiled { shape, params: params.into_boxed_slice(), dialect }
+        Compiled { shape, params: params.into_boxed_slice(), dialect, template: None }
     }
 
     /// The shape: the expression after binding, folding and negation normal form, with its
@@ -87,7 +89,7 @@ impl fmt::Debug for Compiled {
 }
 
 /// Evaluates a shape with its parameters as a condition (see [`Compiled::matches`]).
-pub(crate) fn matches(shape: &Shape, params: &[Value<'static>], event: &Json, dialect: Dialect) -> Result<bool, EvalError> {
+pub(crate) fn matches(shape: &Shape, params: &[Value<'_>], event: &Json, dialect: Dialect) -> Result<bool, EvalError> {
     let mut cx = Ctx::new(event, params, dialect);
     match eval(&shape.expr, &mut cx)? {
         Value::Bool(b) => Ok(b),

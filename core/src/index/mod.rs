@@ -8,6 +8,10 @@
 //! **Contract: candidates may include false positives, never a false negative.** A
 //! subscription whose condition is true for an event is always a candidate for it;
 //! verification (full evaluation) removes the rest.
+//!
+//! The partition keeps no per-subscription record of where it filed a slot: the filings are
+//! a pure function of the subscription's shape and parameters ([`plan`]), so removal
+//! recomputes them. That saves the memory of a filing list per subscription.
 
 pub(crate) mod access;
 mod keys;
@@ -18,44 +22,77 @@ mod substring;
 use crate::eval::{lookup_path, Value};
 use crate::frontend::ast::Path;
 use crate::frontend::Shape;
+use crate::ids::{PathId, SlotId};
 use crate::Dialect;
 use access::Pred;
-use keys::{key_hash, str_hash, KeyKind, KeyMap};
+pub(crate) use keys::KeyHasher;
+use keys::{KeyKind, KeyTable};
 use posting::Posting;
 use range::{Bound, RangeIndex, Side};
 use roaring::RoaringBitmap;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use substring::ContainsIndex;
 
-/// Where one subscription is filed, kept so it can be unfiled.
-#[derive(Clone, Debug)]
-pub(crate) enum Filing {
-    Key { path: u32, kind: KeyKind, hash: u64 },
-    Affix { path: u32, kind: KeyKind, len: usize, hash: u64 },
-    Range { path: u32, side: Side, bound: Bound },
-    Interval { path: u32, lo: u64, hi: u64 },
-    Contains { path: u32, needle: Arc<str> },
-    Presence { path: u32 },
+/// Access classes, for statistics and `explain`. An `in` list files one `eq` key per
+/// element, so it counts once per element.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Class {
+    Eq,
+    Elem,
+    Prefix,
+    Suffix,
+    Contains,
+    Interval,
+    Range,
+    Presence,
     Scan,
 }
 
-impl Filing {
-    /// The access class, for statistics and `explain` (an `in` list files one `eq` key per
-    /// element).
-    pub fn class(&self) -> Option<&'static str> {
-        Some(match self {
-            Filing::Key { kind: KeyKind::Eq, .. } => "eq",
-            Filing::Key { .. } => "elem",
-            Filing::Affix { kind: KeyKind::Prefix, .. } => "prefix",
-            Filing::Affix { .. } => "suffix",
-            Filing::Range { .. } => "range",
-            Filing::Interval { .. } => "interval",
-            Filing::Contains { .. } => "contains",
-            Filing::Presence { .. } => "presence",
-            Filing::Scan => "scan",
-        })
+impl Class {
+    pub const ALL: [Class; 9] =
+        [Class::Eq, Class::Elem, Class::Prefix, Class::Suffix, Class::Contains, Class::Interval, Class::Range, Class::Presence, Class::Scan];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Eq => "eq",
+            Class::Elem => "elem",
+            Class::Prefix => "prefix",
+            Class::Suffix => "suffix",
+            Class::Contains => "contains",
+            Class::Interval => "interval",
+            Class::Range => "range",
+            Class::Presence => "presence",
+            Class::Scan => "scan",
+        }
+    }
+}
+
+/// Filing counts per [`Class`], in `Class::ALL` order.
+pub(crate) type ClassCounts = [u64; 9];
+
+/// One place a subscription is filed, computed from its plan (never stored).
+enum Filing<'p> {
+    Key { kind: KeyKind, hash: u32 },
+    Affix { kind: KeyKind, len: usize, hash: u32 },
+    Range { side: Side, bound: &'p Bound },
+    Interval { lo: u64, hi: u64 },
+    Contains { needle: &'p str },
+    Presence,
+}
+
+impl Filing<'_> {
+    fn class(&self) -> Class {
+        match self {
+            Filing::Key { kind: KeyKind::Eq, .. } => Class::Eq,
+            Filing::Key { .. } => Class::Elem,
+            Filing::Affix { kind: KeyKind::Prefix, .. } => Class::Prefix,
+            Filing::Affix { .. } => Class::Suffix,
+            Filing::Range { .. } => Class::Range,
+            Filing::Interval { .. } => Class::Interval,
+            Filing::Contains { .. } => Class::Contains,
+            Filing::Presence => Class::Presence,
+        }
     }
 }
 
@@ -63,7 +100,7 @@ impl Filing {
 #[derive(Default)]
 struct PathEntry {
     path: Option<Path>,
-    /// Filings that reference this path (the entry is freed at zero).
+    /// Filings under this path (the entry is freed at zero).
     refs: u32,
     eq: u32,
     elem: u32,
@@ -75,13 +112,14 @@ struct PathEntry {
     presence: Option<Posting>,
 }
 
-#[derive(Default)]
 pub(crate) struct Partition {
+    hasher: KeyHasher,
     entries: Vec<PathEntry>,
-    free_entries: Vec<u32>,
-    path_ids: ahash::AHashMap<Path, u32>,
-    keys: KeyMap,
+    free_entries: Vec<PathId>,
+    path_ids: ahash::AHashMap<Path, PathId>,
+    keys: KeyTable,
     scan: RoaringBitmap,
+    filed: ClassCounts,
 }
 
 /// The access predicates of a subscription: one per conjunction, or `None` for the scan list.
@@ -91,163 +129,168 @@ pub(crate) fn plan(shape: &Shape, params: &[Value<'static>]) -> Option<Vec<(Path
 }
 
 impl Partition {
+    pub fn new(hasher: KeyHasher) -> Self {
+        Partition {
+            hasher,
+            entries: Vec::new(),
+            free_entries: Vec::new(),
+            path_ids: Default::default(),
+            keys: KeyTable::default(),
+            scan: RoaringBitmap::new(),
+            filed: [0; 9],
+        }
+    }
+
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.path_ids.is_empty() && self.scan.is_empty()
     }
 
-    fn path_id(&mut self, path: &Path) -> u32 {
+    /// Filing counts per class.
+    pub fn filed(&self) -> &ClassCounts {
+        &self.filed
+    }
+
+    /// The places `pred` files under path `pid`, in a fixed order.
+    fn filings<'p>(&self, pid: PathId, pred: &'p Pred, f: &mut dyn FnMut(Filing<'p>)) {
+        match pred {
+            Pred::Eq(values) => {
+                // A value no key stands for (NaN) can never be equal: nothing to file.
+                for v in values {
+                    if let Some(hash) = self.hasher.key(pid, KeyKind::Eq, v) {
+                        f(Filing::Key { kind: KeyKind::Eq, hash });
+                    }
+                }
+            }
+            Pred::Elem(v) => {
+                if let Some(hash) = self.hasher.key(pid, KeyKind::Elem, v) {
+                    f(Filing::Key { kind: KeyKind::Elem, hash });
+                }
+            }
+            Pred::Prefix(s) => f(Filing::Affix { kind: KeyKind::Prefix, len: s.len(), hash: self.hasher.str(pid, KeyKind::Prefix, s) }),
+            Pred::Suffix(s) => f(Filing::Affix { kind: KeyKind::Suffix, len: s.len(), hash: self.hasher.str(pid, KeyKind::Suffix, s) }),
+            Pred::Range(side, bound) => f(Filing::Range { side: *side, bound }),
+            Pred::Interval(lo, hi) => f(Filing::Interval { lo: *lo, hi: *hi }),
+            Pred::Contains(needle) => f(Filing::Contains { needle }),
+            Pred::Presence => f(Filing::Presence),
+        }
+    }
+
+    fn path_id(&mut self, path: &Path) -> PathId {
         if let Some(&id) = self.path_ids.get(path) {
-            self.entries[id as usize].refs += 1;
             return id;
         }
         let id = match self.free_entries.pop() {
             Some(id) => id,
             None => {
                 self.entries.push(PathEntry::default());
-                self.entries.len() as u32 - 1
+                PathId::try_new(self.entries.len() - 1).expect("fewer than 2^32 paths")
             }
         };
-        let e = &mut self.entries[id as usize];
-        e.path = Some(path.clone());
-        e.refs = 1;
+        self.entries[id.index()].path = Some(path.clone());
         self.path_ids.insert(path.clone(), id);
         id
     }
 
-    fn release_path(&mut self, id: u32) {
-        let e = &mut self.entries[id as usize];
-        e.refs -= 1;
+    /// Frees the entry of `id` once nothing is filed under it.
+    fn release_path_if_unused(&mut self, id: PathId) {
+        let e = &mut self.entries[id.index()];
         if e.refs == 0 {
             let path = e.path.take().expect("live entry");
             self.path_ids.remove(&path);
-            self.entries[id as usize] = PathEntry::default();
+            self.entries[id.index()] = PathEntry::default();
             self.free_entries.push(id);
         }
     }
 
-    fn post_key(&mut self, hash: u64, slot: u32) {
-        self.keys.entry(hash).and_modify(|p| p.insert(slot)).or_insert_with(|| Posting::new(slot));
-    }
-
-    fn unpost_key(&mut self, hash: u64, slot: u32) {
-        if self.keys.get_mut(&hash).is_some_and(|p| p.remove(slot)) {
-            self.keys.remove(&hash);
-        }
-    }
-
-    /// Files `slot` under `plan` (from [`plan`]; `None` means the scan list) and returns the
-    /// filings to pass to [`Partition::remove`].
-    pub fn insert(&mut self, slot: u32, plan: Option<Vec<(Path, Pred)>>) -> Vec<Filing> {
+    /// Files `slot` under `plan` (from [`plan`]; `None` means the scan list).
+    pub fn insert(&mut self, slot: SlotId, plan: Option<&[(Path, Pred)]>) {
         let Some(plan) = plan else {
-            self.scan.insert(slot);
-            return vec![Filing::Scan];
+            self.scan.insert(slot.as_u32());
+            self.filed[Class::Scan as usize] += 1;
+            return;
         };
-        let mut filings = Vec::with_capacity(plan.len());
+        let s = slot.as_u32();
         for (path, pred) in plan {
-            let pid = self.path_id(&path);
-            let mut hashed = |this: &mut Self, kind: KeyKind, v: &Value<'_>| {
-                if let Some(h) = key_hash(pid, kind, v) {
-                    this.post_key(h, slot);
-                    this.path_id(&path);
-                    match kind {
-                        KeyKind::Eq => this.entries[pid as usize].eq += 1,
-                        _ => this.entries[pid as usize].elem += 1,
+            let pid = self.path_id(path);
+            let mut todo = Vec::new();
+            self.filings(pid, pred, &mut |f| todo.push(f));
+            for f in todo {
+                self.filed[f.class() as usize] += 1;
+                let e = &mut self.entries[pid.index()];
+                e.refs += 1;
+                match f {
+                    Filing::Key { kind, hash } => {
+                        match kind {
+                            KeyKind::Eq => e.eq += 1,
+                            _ => e.elem += 1,
+                        }
+                        self.keys.insert(hash, s);
                     }
-                    filings.push(Filing::Key { path: pid, kind, hash: h });
-                }
-            };
-            match &pred {
-                Pred::Eq(values) => values.iter().for_each(|v| hashed(self, KeyKind::Eq, v)),
-                Pred::Elem(v) => hashed(self, KeyKind::Elem, v),
-                Pred::Prefix(s) | Pred::Suffix(s) => {
-                    let kind = if matches!(pred, Pred::Prefix(_)) { KeyKind::Prefix } else { KeyKind::Suffix };
-                    let h = str_hash(pid, kind, s);
-                    self.post_key(h, slot);
-                    let lens = match kind {
-                        KeyKind::Prefix => &mut self.entries[pid as usize].prefix_lens,
-                        _ => &mut self.entries[pid as usize].suffix_lens,
-                    };
-                    *lens.entry(s.len()).or_default() += 1;
-                    self.path_id(&path);
-                    filings.push(Filing::Affix { path: pid, kind, len: s.len(), hash: h });
-                }
-                Pred::Range(side, bound) => {
-                    self.entries[pid as usize].range.insert(*side, bound.clone(), slot);
-                    self.path_id(&path);
-                    filings.push(Filing::Range { path: pid, side: *side, bound: bound.clone() });
-                }
-                Pred::Interval(lo, hi) => {
-                    self.entries[pid as usize].range.insert_interval(*lo, *hi, slot);
-                    self.path_id(&path);
-                    filings.push(Filing::Interval { path: pid, lo: *lo, hi: *hi });
-                }
-                Pred::Contains(needle) => {
-                    self.entries[pid as usize].contains.insert(needle, slot);
-                    self.path_id(&path);
-                    filings.push(Filing::Contains { path: pid, needle: needle.clone() });
-                }
-                Pred::Presence => {
-                    let e = &mut self.entries[pid as usize];
-                    match &mut e.presence {
-                        Some(p) => p.insert(slot),
-                        None => e.presence = Some(Posting::new(slot)),
+                    Filing::Affix { kind, len, hash } => {
+                        let lens = if kind == KeyKind::Prefix { &mut e.prefix_lens } else { &mut e.suffix_lens };
+                        *lens.entry(len).or_default() += 1;
+                        self.keys.insert(hash, s);
                     }
-                    self.path_id(&path);
-                    filings.push(Filing::Presence { path: pid });
+                    Filing::Range { side, bound } => e.range.insert(side, bound.clone(), s),
+                    Filing::Interval { lo, hi } => e.range.insert_interval(lo, hi, s),
+                    Filing::Contains { needle } => e.contains.insert(needle, s),
+                    Filing::Presence => match &mut e.presence {
+                        Some(p) => p.insert(s),
+                        None => e.presence = Some(Posting::new(s)),
+                    },
                 }
             }
-            self.release_path(pid);
+            self.release_path_if_unused(pid);
         }
-        filings
     }
 
-    pub fn remove(&mut self, slot: u32, filings: &[Filing]) {
-        for f in filings {
-            match f {
-                Filing::Key { path, kind, hash } => {
-                    self.unpost_key(*hash, slot);
-                    let e = &mut self.entries[*path as usize];
-                    match kind {
-                        KeyKind::Eq => e.eq -= 1,
-                        _ => e.elem -= 1,
+    /// Unfiles `slot`, which was filed under the same `plan`.
+    pub fn remove(&mut self, slot: SlotId, plan: Option<&[(Path, Pred)]>) {
+        let Some(plan) = plan else {
+            self.scan.remove(slot.as_u32());
+            self.filed[Class::Scan as usize] -= 1;
+            return;
+        };
+        let s = slot.as_u32();
+        for (path, pred) in plan {
+            // No entry: the predicate filed nothing (an equality with NaN only).
+            let Some(&pid) = self.path_ids.get(path) else { continue };
+            let mut todo = Vec::new();
+            self.filings(pid, pred, &mut |f| todo.push(f));
+            for f in todo {
+                self.filed[f.class() as usize] -= 1;
+                let e = &mut self.entries[pid.index()];
+                e.refs -= 1;
+                match f {
+                    Filing::Key { kind, hash } => {
+                        match kind {
+                            KeyKind::Eq => e.eq -= 1,
+                            _ => e.elem -= 1,
+                        }
+                        self.keys.remove(hash, s);
                     }
-                    self.release_path(*path);
-                }
-                Filing::Affix { path, kind, len, hash } => {
-                    self.unpost_key(*hash, slot);
-                    let e = &mut self.entries[*path as usize];
-                    let lens = if *kind == KeyKind::Prefix { &mut e.prefix_lens } else { &mut e.suffix_lens };
-                    if let Some(n) = lens.get_mut(len) {
-                        *n -= 1;
-                        if *n == 0 {
-                            lens.remove(len);
+                    Filing::Affix { kind, len, hash } => {
+                        let lens = if kind == KeyKind::Prefix { &mut e.prefix_lens } else { &mut e.suffix_lens };
+                        if let Some(n) = lens.get_mut(&len) {
+                            *n -= 1;
+                            if *n == 0 {
+                                lens.remove(&len);
+                            }
+                        }
+                        self.keys.remove(hash, s);
+                    }
+                    Filing::Range { side, bound } => e.range.remove(side, bound, s),
+                    Filing::Interval { lo, hi } => e.range.remove_interval(lo, hi, s),
+                    Filing::Contains { needle } => e.contains.remove(needle, s),
+                    Filing::Presence => {
+                        if e.presence.as_mut().is_some_and(|p| p.remove(s)) {
+                            e.presence = None;
                         }
                     }
-                    self.release_path(*path);
-                }
-                Filing::Range { path, side, bound } => {
-                    self.entries[*path as usize].range.remove(*side, bound, slot);
-                    self.release_path(*path);
-                }
-                Filing::Interval { path, lo, hi } => {
-                    self.entries[*path as usize].range.remove_interval(*lo, *hi, slot);
-                    self.release_path(*path);
-                }
-                Filing::Contains { path, needle } => {
-                    self.entries[*path as usize].contains.remove(needle, slot);
-                    self.release_path(*path);
-                }
-                Filing::Presence { path } => {
-                    let e = &mut self.entries[*path as usize];
-                    if e.presence.as_mut().is_some_and(|p| p.remove(slot)) {
-                        e.presence = None;
-                    }
-                    self.release_path(*path);
-                }
-                Filing::Scan => {
-                    self.scan.remove(slot);
                 }
             }
+            self.release_path_if_unused(pid);
         }
     }
 
@@ -255,7 +298,7 @@ impl Partition {
     pub fn candidates(&self, event: &Json, dialect: Dialect, out: &mut Vec<u32>) {
         for (pid, e) in self.entries.iter().enumerate() {
             let Some(path) = &e.path else { continue };
-            let pid = pid as u32;
+            let pid = PathId::from_u32(pid as u32);
             let found = lookup_path(event, path);
             if e.eq > 0 {
                 let v = match found {
@@ -264,7 +307,7 @@ impl Partition {
                     Err(_) if dialect == Dialect::Lenient => Some(Value::Null),
                     Err(_) => None,
                 };
-                if let Some(h) = v.and_then(|v| key_hash(pid, KeyKind::Eq, &v)) {
+                if let Some(h) = v.and_then(|v| self.hasher.key(pid, KeyKind::Eq, &v)) {
                     self.probe(h, out);
                 }
             }
@@ -273,14 +316,14 @@ impl Partition {
                 match j {
                     Json::Array(items) => {
                         for item in items {
-                            if let Some(h) = key_hash(pid, KeyKind::Elem, &Value::from_json(item)) {
+                            if let Some(h) = self.hasher.key(pid, KeyKind::Elem, &Value::from_json(item)) {
                                 self.probe(h, out);
                             }
                         }
                     }
                     Json::Object(m) => {
                         for k in m.keys() {
-                            self.probe(str_hash(pid, KeyKind::Elem, k), out);
+                            self.probe(self.hasher.str(pid, KeyKind::Elem, k), out);
                         }
                     }
                     _ => {}
@@ -292,7 +335,7 @@ impl Partition {
                         break;
                     }
                     if s.is_char_boundary(len) {
-                        self.probe(str_hash(pid, KeyKind::Prefix, &s[..len]), out);
+                        self.probe(self.hasher.str(pid, KeyKind::Prefix, &s[..len]), out);
                     }
                 }
                 for &len in e.suffix_lens.keys() {
@@ -300,7 +343,7 @@ impl Partition {
                         break;
                     }
                     if s.is_char_boundary(s.len() - len) {
-                        self.probe(str_hash(pid, KeyKind::Suffix, &s[s.len() - len..]), out);
+                        self.probe(self.hasher.str(pid, KeyKind::Suffix, &s[s.len() - len..]), out);
                     }
                 }
                 if !e.contains.is_empty() {
@@ -317,20 +360,175 @@ impl Partition {
         out.extend(self.scan.iter());
     }
 
-    fn probe(&self, hash: u64, out: &mut Vec<u32>) {
-        if let Some(p) = self.keys.get(&hash) {
-            p.extend_into(out);
+    fn probe(&self, key: u32, out: &mut Vec<u32>) {
+        self.keys.extend_into(key, out);
+    }
+
+    /// Checks that `slot` is filed everywhere `plan` says, and returns how many distinct
+    /// postings that makes (a plan that files one key twice, as `x == 1 || x == 1.0` does,
+    /// posts the slot once).
+    pub fn check_filed(&self, slot: SlotId, plan: Option<&[(Path, Pred)]>) -> Result<u64, String> {
+        let s = slot.as_u32();
+        let Some(plan) = plan else {
+            return if self.scan.contains(s) { Ok(1) } else { Err(format!("slot {s} is not in the scan list")) };
+        };
+        let mut distinct = std::collections::BTreeSet::new();
+        for (path, pred) in plan {
+            let Some(&pid) = self.path_ids.get(path) else {
+                let mut any = false;
+                self.filings(PathId::NONE, pred, &mut |_| any = true);
+                if any {
+                    return Err(format!("slot {s}: path {} has no entry", path.join(".")));
+                }
+                continue;
+            };
+            let e = &self.entries[pid.index()];
+            let mut missing = None;
+            self.filings(pid, pred, &mut |f| {
+                distinct.insert(match &f {
+                    Filing::Key { hash, .. } | Filing::Affix { hash, .. } => format!("key {hash}"),
+                    Filing::Range { side, bound } => format!("{} range {side:?} {bound}", pid.as_u32()),
+                    Filing::Interval { lo, hi } => format!("{} interval {lo} {hi}", pid.as_u32()),
+                    Filing::Contains { needle } => format!("{} contains {needle}", pid.as_u32()),
+                    Filing::Presence => format!("{} presence", pid.as_u32()),
+                });
+                let ok = match &f {
+                    Filing::Key { hash, .. } | Filing::Affix { hash, .. } => self.keys.contains(*hash, s),
+                    Filing::Range { side, bound } => e.range.has(*side, bound, s),
+                    Filing::Interval { lo, hi } => e.range.has_interval(*lo, *hi, s),
+                    Filing::Contains { needle } => e.contains.has(needle, s),
+                    Filing::Presence => e.presence.as_ref().is_some_and(|p| p.contains(s)),
+                };
+                if !ok && missing.is_none() {
+                    missing = Some(f.class().name());
+                }
+            });
+            if let Some(class) = missing {
+                return Err(format!("slot {s} is not filed under its {class} predicate on {}", path.join(".")));
+            }
         }
+        Ok(distinct.len() as u64)
     }
 
-    pub fn scan_len(&self) -> u64 {
-        self.scan.len()
+    /// Checks the partition's own invariants and that every posting names a slot for which
+    /// `is_live` holds. Returns the number of postings, which must equal the number of
+    /// distinct filings the live subscriptions' plans make (the store checks that).
+    pub fn validate(&self, is_live: &dyn Fn(u32) -> bool) -> Result<u64, String> {
+        let mut postings = 0u64;
+        let mut dead = None;
+        let mut count = |s: u32| {
+            postings += 1;
+            if !is_live(s) && dead.is_none() {
+                dead = Some(s);
+            }
+        };
+        self.keys.for_each_slot(&mut count);
+        self.scan.iter().for_each(&mut count);
+        let (mut refs, mut keyed) = (0u64, 0u64);
+        for (i, e) in self.entries.iter().enumerate() {
+            let Some(path) = &e.path else {
+                if e.refs != 0 {
+                    return Err(format!("free path entry {i} has {} filings", e.refs));
+                }
+                continue;
+            };
+            if self.path_ids.get(path) != Some(&PathId::from_u32(i as u32)) {
+                return Err(format!("path {} is not mapped to its entry {i}", path.join(".")));
+            }
+            if e.refs == 0 {
+                return Err(format!("path {} has an entry but no filings", path.join(".")));
+            }
+            e.range.for_each_slot(&mut count);
+            e.contains.for_each_slot(&mut count);
+            e.contains.validate()?;
+            if let Some(p) = &e.presence {
+                p.iter().for_each(&mut count);
+            }
+            refs += e.refs as u64;
+            keyed += (e.eq + e.elem) as u64 + e.prefix_lens.values().chain(e.suffix_lens.values()).map(|&n| n as u64).sum::<u64>();
+        }
+        if let Some(s) = dead {
+            return Err(format!("a posting names slot {s}, which is not live in this partition"));
+        }
+        if self.path_ids.len() != self.entries.iter().filter(|e| e.path.is_some()).count() {
+            return Err("path map and entries disagree".into());
+        }
+        let filed: u64 = self.filed.iter().sum();
+        if refs + self.scan.len() != filed {
+            return Err(format!("{refs} path filings + {} scanned, but {filed} filings counted", self.scan.len()));
+        }
+        let keyed_counted: u64 = [Class::Eq, Class::Elem, Class::Prefix, Class::Suffix].iter().map(|c| self.filed[*c as usize]).sum();
+        if keyed != keyed_counted {
+            return Err(format!("{keyed} keyed filings on paths, {keyed_counted} counted"));
+        }
+        Ok(postings)
     }
 
-    /// An estimate of the heap bytes this partition holds.
+    /// An estimate of the heap bytes this partition holds, in O(paths).
     pub fn bytes(&self) -> usize {
-        self.keys.capacity() * 16 + self.keys.values().map(Posting::bytes).sum::<usize>()
+        let keyed: u64 = [Class::Eq, Class::Elem, Class::Prefix, Class::Suffix].iter().map(|c| self.filed[*c as usize]).sum();
+        self.keys.bytes(keyed)
             + self.entries.iter().map(|e| 200 + e.range.bytes() + e.contains.bytes() + e.presence.as_ref().map_or(0, Posting::bytes)).sum::<usize>()
             + self.scan.serialized_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frontend::ast::Path;
+    use std::sync::Arc;
+
+    fn path(s: &str) -> Path {
+        s.split('.').map(Arc::<str>::from).collect::<Vec<_>>().into()
+    }
+
+    fn candidates(p: &Partition, event: Json) -> Vec<u32> {
+        let mut out = Vec::new();
+        p.candidates(&event, Dialect::Strict, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn keys_affixes_and_presence_file_and_unfile() {
+        let mut p = Partition::new(KeyHasher::random());
+        let plans: Vec<Vec<(Path, Pred)>> = vec![
+            vec![(path("data.id"), Pred::Eq(vec![Value::string("a"), Value::Int(1)]))],
+            vec![(path("data.tags"), Pred::Elem(Value::string("x")))],
+            vec![(path("data.p"), Pred::Prefix(Arc::from("/t/")))],
+            vec![(path("data.p"), Pred::Suffix(Arc::from(".pdf")))],
+            vec![(path("data.n"), Pred::Presence)],
+            vec![(path("data.id"), Pred::Eq(vec![Value::Double(1.0)])), (path("data.q"), Pred::Contains(Arc::from("zz")))],
+        ];
+        for (i, plan) in plans.iter().enumerate() {
+            p.insert(SlotId::from_u32(i as u32), Some(plan));
+        }
+        p.insert(SlotId::from_u32(9), None);
+        for (i, plan) in plans.iter().enumerate() {
+            p.check_filed(SlotId::from_u32(i as u32), Some(plan)).unwrap();
+        }
+        let distinct: u64 = plans.iter().enumerate().map(|(i, plan)| p.check_filed(SlotId::from_u32(i as u32), Some(plan)).unwrap()).sum();
+        assert_eq!(distinct, 8);
+        assert_eq!(p.validate(&|s| s < 6 || s == 9).unwrap(), 9);
+        assert_eq!(candidates(&p, serde_json::json!({"data": {"id": 1}})), vec![0, 5, 9], "1 and 1.0 share a key");
+        assert_eq!(candidates(&p, serde_json::json!({"data": {"tags": ["y", "x"], "p": "/t/a.pdf"}})), vec![1, 2, 3, 9]);
+        assert_eq!(candidates(&p, serde_json::json!({"data": {"n": null, "q": "azzb"}})), vec![4, 5, 9]);
+        for (i, plan) in plans.iter().enumerate() {
+            p.remove(SlotId::from_u32(i as u32), Some(plan));
+        }
+        p.remove(SlotId::from_u32(9), None);
+        assert!(p.is_empty());
+        assert_eq!(p.validate(&|_| false).unwrap(), 0);
+        assert_eq!(p.filed(), &[0; 9]);
+    }
+
+    #[test]
+    fn each_engine_hashes_keys_with_its_own_seed() {
+        let (a, b) = (KeyHasher::random(), KeyHasher::random());
+        let v = Value::string("same key");
+        assert_ne!(a.key(PathId::from_u32(0), KeyKind::Eq, &v), b.key(PathId::from_u32(0), KeyKind::Eq, &v));
+        assert_eq!(a.key(PathId::from_u32(0), KeyKind::Eq, &Value::Int(3)), a.key(PathId::from_u32(0), KeyKind::Eq, &Value::Double(3.0)));
     }
 }

@@ -66,6 +66,31 @@ impl Posting {
         }
     }
 
+    pub fn contains(&self, slot: u32) -> bool {
+        match self {
+            Posting::One(s) => *s == slot,
+            Posting::Few(v) => v.contains(&slot),
+            Posting::Many(b) => b.contains(slot),
+        }
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        match self {
+            Posting::One(_) => 1,
+            Posting::Few(v) => v.len(),
+            Posting::Many(b) => b.len() as usize,
+        }
+    }
+
+    pub fn iter(&self) -> Box<dyn Iterator<Item = u32> + '_> {
+        match self {
+            Posting::One(s) => Box::new(std::iter::once(*s)),
+            Posting::Few(v) => Box::new(v.iter().copied()),
+            Posting::Many(b) => Box::new(b.iter()),
+        }
+    }
+
     pub fn bytes(&self) -> usize {
         std::mem::size_of::<Posting>()
             + match self {
@@ -73,5 +98,33 @@ impl Posting {
                 Posting::Few(v) => 24 + v.capacity() * 4,
                 Posting::Many(b) => 24 + b.serialized_size(),
             }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grows_inline_then_to_a_bitmap_and_shrinks_back() {
+        let mut p = Posting::new(0);
+        for s in 1..100 {
+            p.insert(s);
+            p.insert(s); // a repeat changes nothing
+        }
+        assert!(matches!(p, Posting::Many(_)));
+        assert_eq!(p.len(), 100);
+        for s in 0..95 {
+            assert!(!p.remove(s));
+        }
+        assert!(matches!(p, Posting::Few(_)), "a small bitmap returns to a vector");
+        let mut out = Vec::new();
+        p.extend_into(&mut out);
+        assert_eq!(out, vec![95, 96, 97, 98, 99]);
+        for s in 95..99 {
+            assert!(!p.remove(s));
+        }
+        assert!(matches!(p, Posting::One(99)));
+        assert!(p.remove(99), "removing the last slot empties the list");
     }
 }

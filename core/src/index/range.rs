@@ -101,7 +101,12 @@ impl RangeIndex {
     /// Files `lo <= value <= hi` (both in the order-preserving encoding).
     pub fn insert_interval(&mut self, lo: u64, hi: u64, slot: u32) {
         let class = self.intervals.classes.entry(width_class(lo, hi)).or_default();
-        class.entry(lo).or_default().push((hi, slot));
+        let list = class.entry(lo).or_default();
+        // One entry per (interval, slot), like every posting list: a plan that files the
+        // same interval twice is removed in one go.
+        if !list.contains(&(hi, slot)) {
+            list.push((hi, slot));
+        }
     }
 
     pub fn remove_interval(&mut self, lo: u64, hi: u64, slot: u32) {
@@ -158,8 +163,75 @@ impl RangeIndex {
         }
     }
 
+    /// Calls `f` for every filed slot (a slot filed twice is seen twice).
+    pub fn for_each_slot(&self, f: &mut dyn FnMut(u32)) {
+        self.lower.values().chain(self.upper.values()).for_each(|p| p.iter().for_each(&mut *f));
+        self.intervals.classes.values().flat_map(|c| c.values()).flatten().for_each(|&(_, s)| f(s));
+    }
+
+    pub fn has(&self, side: Side, bound: &Bound, slot: u32) -> bool {
+        let map = match side {
+            Side::Lower => &self.lower,
+            Side::Upper => &self.upper,
+        };
+        map.get(bound).is_some_and(|p| p.contains(slot))
+    }
+
+    pub fn has_interval(&self, lo: u64, hi: u64, slot: u32) -> bool {
+        let class = self.intervals.classes.get(&width_class(lo, hi));
+        class.and_then(|c| c.get(&lo)).is_some_and(|v| v.contains(&(hi, slot)))
+    }
+
     pub fn bytes(&self) -> usize {
         self.lower.iter().chain(self.upper.iter()).map(|(k, p)| 48 + p.bytes() + if let Bound::Str(s) = k { s.len() } else { 0 }).sum::<usize>()
             + self.intervals.classes.values().flat_map(|c| c.values()).map(|v| 48 + v.capacity() * 16).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(r: &RangeIndex, v: Value<'_>) -> Vec<u32> {
+        let mut out = Vec::new();
+        r.candidates(&v, &mut out);
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn order_preserving_encoding_keeps_order_across_types() {
+        let xs = [f64::NEG_INFINITY, -1e300, -2.5, -1.0, -0.0, 0.0, 1e-300, 1.0, 2.5, 9.007_199_254_740_993e15, f64::INFINITY];
+        for w in xs.windows(2) {
+            assert!(ordered(w[0]) <= ordered(w[1]), "{} vs {}", w[0], w[1]);
+            assert_eq!(unordered(ordered(w[1])), if w[1] == 0.0 { 0.0 } else { w[1] });
+        }
+        // i64 near 2^63 rounds monotonically: never out of order.
+        assert!(ordered(i64::MAX as f64) >= ordered((i64::MAX - 1) as f64));
+    }
+
+    #[test]
+    fn bounds_and_intervals_find_every_containing_slot() {
+        let mut r = RangeIndex::default();
+        let num = |x: f64| Bound::Num(ordered(x));
+        r.insert(Side::Lower, num(10.0), 1); // v >= 10
+        r.insert(Side::Upper, num(5.0), 2); // v <= 5
+        r.insert_interval(ordered(3.0), ordered(4.0), 3);
+        r.insert_interval(ordered(-1e12), ordered(1e12), 4); // a wide one
+        r.insert(Side::Lower, Bound::Str(Arc::from("m")), 5); // v >= "m"
+        assert_eq!(found(&r, Value::Int(10)), vec![1, 4]);
+        assert_eq!(found(&r, Value::Double(3.5)), vec![2, 3, 4]);
+        assert_eq!(found(&r, Value::Int(7)), vec![4]);
+        assert_eq!(found(&r, Value::string("z")), vec![5], "strings never order against numbers");
+        assert_eq!(found(&r, Value::Bool(true)), Vec::<u32>::new());
+        assert!(r.has_interval(ordered(3.0), ordered(4.0), 3));
+        r.remove_interval(ordered(3.0), ordered(4.0), 3);
+        r.remove(Side::Lower, &num(10.0), 1);
+        assert_eq!(found(&r, Value::Double(3.5)), vec![2, 4]);
+        let mut all = Vec::new();
+        r.for_each_slot(&mut |s| all.push(s));
+        all.sort_unstable();
+        assert_eq!(all, vec![2, 4, 5]);
     }
 }

@@ -110,8 +110,59 @@ impl ContainsIndex {
         }
     }
 
+    pub fn has(&self, needle: &str, slot: u32) -> bool {
+        self.postings.get(needle).is_some_and(|p| p.contains(slot))
+    }
+
+    /// Calls `f` for every filed slot, once per needle it is filed under.
+    pub fn for_each_slot(&self, f: &mut dyn FnMut(u32)) {
+        self.postings.values().for_each(|p| p.iter().for_each(&mut *f));
+    }
+
+    /// Every live needle is in exactly one place: the overlay or a built level.
+    pub fn validate(&self) -> Result<(), String> {
+        for n in self.postings.keys() {
+            let places = self.overlay.iter().filter(|o| *o == n).count() + self.levels.iter().filter(|(_, ns)| ns.contains(n)).count();
+            if places == 0 {
+                return Err(format!("contains needle {n:?} is in no automaton and not in the overlay"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn bytes(&self) -> usize {
         self.postings.iter().map(|(k, p)| 48 + k.len() * 2 + p.bytes()).sum::<usize>()
             + self.levels.iter().map(|(ac, n)| ac.memory_usage() + n.len() * 16).sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_needle_is_found_across_levels_and_the_overlay() {
+        let mut c = ContainsIndex::default();
+        let needles: Vec<String> = (0..500).map(|i| format!("n{i:04}x")).collect();
+        for (slot, n) in needles.iter().enumerate() {
+            c.insert(n, slot as u32);
+        }
+        assert!(c.levels.len() > 1 && c.levels.len() < 12, "logarithmic levels: {}", c.levels.len());
+        c.validate().unwrap();
+        for (slot, n) in needles.iter().enumerate() {
+            let mut out = Vec::new();
+            c.candidates(&format!("..{n}.."), &mut out);
+            assert!(out.contains(&(slot as u32)), "{n} not found");
+        }
+        // Remove most of them: the rest are still found, the removed ones never.
+        for (slot, n) in needles.iter().enumerate().filter(|(i, _)| i % 10 != 0) {
+            c.remove(n, slot as u32);
+        }
+        c.validate().unwrap();
+        let mut out = Vec::new();
+        c.candidates(&needles.concat(), &mut out);
+        out.sort_unstable();
+        out.dedup();
+        assert_eq!(out, (0..500).filter(|i| i % 10 == 0).collect::<Vec<u32>>());
     }
 }
