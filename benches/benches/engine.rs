@@ -5,12 +5,16 @@
 //! - `add` / `remove`: one wait into / out of an engine holding 100k;
 //! - `process/{indexed,naive}/{1k,100k,1M}`: one event (JSON bytes) against N `eq` waits, and
 //!   the simple alternative (evaluate every expression) at 1k, asserting the target fires;
-//! - `key` and `claim`.
+//! - `key` and `claim`;
+//! - `remove_owner/{1k,100k}`: removing an owner of k waits (throughput per wait: the cost
+//!   per wait must not grow with k);
+//! - `stats/1M`: `stats()` on an engine holding 1M `eq` waits.
 
 use celmatch::{Config, Engine};
 use celmatch_benches::workload::wait_and_event;
 use celmatch_benches::Shape;
-use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
+use celmatch::Subscription;
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
 
 const SEED: u64 = 42;
@@ -122,5 +126,32 @@ fn keys_and_claims(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, compile, add_remove, process, keys_and_claims);
+fn owners_and_stats(c: &mut Criterion) {
+    let mut g = c.benchmark_group("remove_owner");
+    g.sample_size(10);
+    for k in [1_000u64, 100_000] {
+        g.throughput(Throughput::Elements(k));
+        g.bench_function(BenchmarkId::from_parameter(if k == 1_000 { "1k" } else { "100k" }), |b| {
+            b.iter_batched(
+                || {
+                    let engine = Engine::new(Config::default());
+                    for i in 0..k {
+                        engine.add(wait_and_event(Shape::Eq, SEED, i).0.with_owner("run-1")).unwrap();
+                    }
+                    engine.add(Subscription::wait("other", "app/x").with_owner("run-2")).unwrap();
+                    engine
+                },
+                |engine| assert_eq!(engine.remove_owner("run-1"), k as usize),
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    g.finish();
+    let mut g = c.benchmark_group("stats");
+    let engine = engine_with(Shape::Eq, 1_000_000);
+    g.bench_function("1M", |b| b.iter(|| assert_eq!(engine.stats().subscriptions, 1_000_000)));
+    g.finish();
+}
+
+criterion_group!(benches, compile, add_remove, process, keys_and_claims, owners_and_stats);
 criterion_main!(benches);

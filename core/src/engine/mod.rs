@@ -32,6 +32,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
+pub(crate) use store::table_bytes;
 use store::{NewRecord, Store};
 
 /// The matching engine. `Send + Sync`: share it behind an `Arc`.

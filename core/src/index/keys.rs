@@ -128,11 +128,10 @@ impl KeyTable {
     }
 
     /// Estimated heap bytes, in O(1), given how many postings the table holds: the table
-    /// (8-byte entries and a control byte per bucket) and the shared lists (about 4 bytes a
-    /// slot beyond the first of each key).
+    /// (8-byte entries) and the shared lists (about 4 bytes a slot beyond the first of each
+    /// key).
     pub fn bytes(&self, postings: u64) -> usize {
-        let buckets = if self.table.capacity() == 0 { 0 } else { (self.table.capacity() * 8 / 7).next_power_of_two() };
-        buckets * 9 + self.shared.len() * 48 + (postings as usize).saturating_sub(self.table.len()) * 4
+        crate::engine::table_bytes(self.table.capacity(), 8) + self.shared.len() * 48 + (postings as usize).saturating_sub(self.table.len()) * 4
     }
 }
 

@@ -56,8 +56,9 @@ impl Deadlines {
         self.live
     }
 
-    pub fn contains(&self, deadline_ms: i64, slot: SlotId) -> bool {
-        self.heap.iter().any(|Reverse(e)| *e == (deadline_ms, slot.as_u32()))
+    /// Every entry, live or stale (for validation).
+    pub fn entries(&self) -> impl Iterator<Item = (i64, SlotId)> + '_ {
+        self.heap.iter().map(|Reverse((d, s))| (*d, SlotId::from_u32(*s)))
     }
 
     pub fn bytes(&self) -> usize {

@@ -25,7 +25,8 @@ use crate::index::{self, Class, ClassCounts, KeyHasher, Partition};
 use crate::{Error, EvalErrorKind};
 use arena::{Arena, Blob};
 use hashbrown::HashTable;
-use owners::{table_bytes, Owners};
+pub(crate) use owners::table_bytes;
+use owners::Owners;
 use slab::Slab;
 pub(crate) use params::Params;
 use serde_json::Value as Json;
@@ -197,7 +198,7 @@ impl Store {
 
     pub fn find(&self, id: &str) -> Option<SlotId> {
         let (records, arena) = (&self.records, &self.arena);
-        self.ids.find(self.hasher.hash_one(id.as_bytes()), |&s| params::id(arena.get(records[s.index()].blob)) == id).copied()
+        self.ids.find(self.hasher.hash_one(id.as_bytes()), |&s| params::id_bytes(arena.get(records[s.index()].blob)) == id.as_bytes()).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -289,8 +290,8 @@ impl Store {
         let extra = Extra {
             not_before_ms: sub.not_before_ms,
             exclude_event_id: sub.exclude_event_id.as_deref().map(Box::from),
-            source: sub.condition.as_deref().filter(|_| !printable).map(Box::from),
-            trigger: sub.trigger.clone().filter(|_| !printable).map(Box::new),
+            source: if printable { None } else { sub.condition.as_deref().map(Box::from) },
+            trigger: if printable { None } else { sub.trigger.clone().map(Box::new) },
         };
         let has_extra = extra.not_before_ms.is_some() || extra.exclude_event_id.is_some() || extra.source.is_some() || extra.trigger.is_some();
         self.extras += has_extra as usize;
@@ -330,7 +331,7 @@ impl Store {
         }
         self.waits += (sub.kind == Kind::Wait) as usize;
         let (records, arena, hasher) = (&self.records, &self.arena, &self.hasher);
-        self.ids.insert_unique(hasher.hash_one(sub.id.as_bytes()), slot, |&s| hasher.hash_one(params::id(arena.get(records[s.index()].blob)).as_bytes()));
+        self.ids.insert_unique(hasher.hash_one(sub.id.as_bytes()), slot, |&s| hasher.hash_one(params::id_bytes(arena.get(records[s.index()].blob))));
         let p = self.partitions[self.forms[form.index()].as_ref().expect("live form").partition.index()].as_mut().expect("live partition");
         p.subs += 1;
         p.index.insert(slot, n.plan);
@@ -429,7 +430,8 @@ impl Store {
     pub fn take(&mut self, slot: SlotId) -> Taken {
         assert!(self.is_live(slot), "taking a free slot");
         let plan = self.plan_of(&self.records[slot.index()]);
-        if let Ok(e) = self.ids.find_entry(self.hasher.hash_one(self.id_of(slot).as_bytes()), |&s| s == slot) {
+        let id = params::id_bytes(self.arena.get(self.records[slot.index()].blob));
+        if let Ok(e) = self.ids.find_entry(self.hasher.hash_one(id), |&s| s == slot) {
             e.remove();
         }
         let r = std::mem::replace(&mut self.records[slot.index()], Record::free());
@@ -622,6 +624,7 @@ impl Store {
         let mut extras = 0;
         let mut errors = 0u64;
         let mut form_refs: HashMap<FormId, u32> = HashMap::new();
+        let deadline_entries: std::collections::HashSet<(i64, SlotId)> = self.deadlines.entries().collect();
         for &s in &live {
             let r = &self.records[s.index()];
             let id = self.id_of(s);
@@ -637,7 +640,7 @@ impl Store {
             let filings = p.index.check_filed(s, plan.as_deref()).map_err(|e| format!("{id:?}: {e}"))?;
             *expected.entry(form.partition).or_default() += filings;
             *form_refs.entry(r.form).or_default() += 1;
-            if r.deadline_ms != NO_DEADLINE && !self.deadlines.contains(r.deadline_ms, s) {
+            if r.deadline_ms != NO_DEADLINE && !deadline_entries.contains(&(r.deadline_ms, s)) {
                 return Err(format!("{id:?}: deadline not in the deadline set"));
             }
             if !r.owner.is_none() {
@@ -660,7 +663,7 @@ impl Store {
             return Err(format!("counters: waits {waits}/{}, extras {extras}/{}, errors {errors}/{}", self.waits, self.extras, self.eval_errors_total()));
         }
         if self.deadlines.len() != live.iter().filter(|s| self.records[s.index()].deadline_ms != NO_DEADLINE).count() {
-            return Err("the deadline set holds entries of no live record".into());
+            return Err("the deadline heap counts a different number of live deadlines".into());
         }
         if owner_lens.len() != self.owners.len() {
             return Err(format!("{} owners with subscriptions, {} interned", owner_lens.len(), self.owners.len()));

@@ -83,11 +83,13 @@ impl Owners {
     }
 }
 
-/// hashbrown's allocation for `capacity` items of `size` bytes: a power of two of buckets at
-/// most 7/8 full, one control byte each.
+/// What a hashbrown table of `capacity` items of `size` bytes holds resident: its buckets (a
+/// power of two, at most 7/8 full, one control byte each), and half as much again for the
+/// previous allocation that growing left to the allocator (blocks below glibc's mmap
+/// threshold go back to the heap, which rarely reuses them at once).
 pub(crate) fn table_bytes(capacity: usize, size: usize) -> usize {
     if capacity == 0 {
         return 0;
     }
-    (capacity * 8 / 7).next_power_of_two() * (size + 1)
+    (capacity * 8 / 7).next_power_of_two() * (size + 1) * 3 / 2
 }

@@ -204,6 +204,14 @@ pub(crate) fn id(bytes: &[u8]) -> &str {
     Reader { b: bytes }.str()
 }
 
+/// The id's bytes, unchecked: for hashing and comparing ids, where the UTF-8 check of
+/// [`id`] is wasted work.
+pub(crate) fn id_bytes(bytes: &[u8]) -> &[u8] {
+    let mut r = Reader { b: bytes };
+    let n = r.varint();
+    r.take(n)
+}
+
 /// Decodes the parameters, borrowing strings from `bytes`.
 pub(crate) fn decode(bytes: &[u8]) -> Params<'_> {
     let mut r = Reader { b: bytes };
