@@ -161,6 +161,12 @@ export interface CelmatchError extends Error {
 
 // ---- generated from src/lib.rs ----
 
+/** Iterating an engine yields its pending subscriptions (as `get` returns them), a page at
+ *  a time. (Declared here because the iterator is written in JavaScript, in index.js.) */
+export interface Engine {
+  [Symbol.iterator](): Iterator<SubscriptionRecord>
+}
+
 /** The matching engine: pending waits and cancellations, indexed by their CEL conditions. */
 export declare class Engine {
   constructor(options?: EngineOptions)
@@ -199,9 +205,32 @@ export declare class Engine {
   processMany(events: EventInput[]): Fired[][]
   /**
    * Removes the subscriptions whose deadline is at or before `now` (default: the engine's
-   * clock) and returns their ids, earliest deadline first. Also drops expired claims.
+   * clock) and returns their ids, earliest deadline first. Also drops expired claims. With
+   * `limit`, removes at most that many, so that a timer loop never holds the engine for
+   * long: call again while it returns `limit` ids.
    */
-  expire(now?: TimeInput): Array<string>
+  expire(now?: TimeInput | null, limit?: number): Array<string>
+  /**
+   * The pending subscription with this id as an `addMany` record, or `null`. The trigger
+   * was bound into the condition when it was added: `trigger` holds just the fields the
+   * condition reads, and a timeout comes back as its `deadline` (epoch milliseconds).
+   */
+  get(id: string): SubscriptionRecord | null
+  /** Whether a subscription with this id is pending. */
+  has(id: string): boolean
+  /**
+   * Every pending subscription (as `get` returns them). To walk a large engine without
+   * building one array, iterate it (`for (const s of engine)`), which reads a page at a
+   * time.
+   */
+  list(): SubscriptionRecord[]
+  /**
+   * One page of the listing: up to `limit` subscriptions from `cursor` on (start at 0) and
+   * the cursor of the next page (`null` at the end). Iterating the engine uses this.
+   */
+  listPage(cursor: number, limit: number): { subscriptions: SubscriptionRecord[]; next: number | null }
+  /** The pending subscriptions of an owner (as `get` returns them), newest first. */
+  subscriptionsOf(owner: string): SubscriptionRecord[]
   /**
    * Evaluates a key expression (`event` is the event here) to a canonical string, or
    * `null` when it is `null` or `false`.

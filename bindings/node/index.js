@@ -36,6 +36,16 @@ function findAddon() {
 const binding = require(findAddon())
 
 /** The native class, behind a JS class so that calling it without `new` is a TypeError. */
-class Engine extends binding.Engine {}
+class Engine extends binding.Engine {
+  /** The pending subscriptions, read a page at a time (the engine is never held for long). */
+  *[Symbol.iterator]() {
+    let cursor = 0
+    while (cursor !== null) {
+      const page = this.listPage(cursor, 1024)
+      yield* page.subscriptions
+      cursor = page.next
+    }
+  }
+}
 
 module.exports.Engine = Engine

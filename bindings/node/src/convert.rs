@@ -101,6 +101,19 @@ fn number(v: &Unknown<'_>, what: &str) -> Outcome<f64> {
     unsafe { v.cast::<f64>() }.map_err(|e| Failure::napi(INVALID_ARGUMENT, what, e))
 }
 
+/// A count: a non-negative whole number (absent, `undefined` or `null`: `None`).
+pub fn opt_count(v: Option<Unknown<'_>>, what: &str) -> Outcome<Option<usize>> {
+    let Some(v) = present(v) else { return Ok(None) };
+    if type_of(&v) != ValueType::Number {
+        return Err(Failure::argument(format!("{what} must be a number, got {}", type_name(&v))));
+    }
+    let n = number(&v, what)?;
+    if !(n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0) {
+        return Err(Failure::argument(format!("{what} must be a whole number >= 0, got {n}")));
+    }
+    Ok(Some(n as usize))
+}
+
 /// A point in time: epoch milliseconds, a `Date`, or an RFC 3339 string.
 pub fn time(v: Option<Unknown<'_>>, what: &str) -> Outcome<Option<i64>> {
     let Some(v) = present(v) else { return Ok(None) };

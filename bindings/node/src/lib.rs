@@ -173,10 +173,56 @@ impl Engine {
     }
 
     /// Removes the subscriptions whose deadline is at or before `now` (default: the engine's
-    /// clock) and returns their ids, earliest deadline first. Also drops expired claims.
-    #[napi(ts_args_type = "now?: TimeInput")]
-    pub fn expire(&self, env: &Env, now: Option<Unknown>) -> napi::Result<Vec<String>> {
-        run(env, || Ok(self.inner.expire(convert::time(now, "now")?)))
+    /// clock) and returns their ids, earliest deadline first. Also drops expired claims. With
+    /// `limit`, removes at most that many, so that a timer loop never holds the engine for
+    /// long: call again while it returns `limit` ids.
+    #[napi(ts_args_type = "now?: TimeInput | null, limit?: number")]
+    pub fn expire(&self, env: &Env, now: Option<Unknown>, limit: Option<Unknown>) -> napi::Result<Vec<String>> {
+        run(env, || {
+            let now = convert::time(now, "now")?;
+            let limit = convert::opt_count(limit, "limit")?.unwrap_or(usize::MAX);
+            Ok(self.inner.expire_at_most(now, limit))
+        })
+    }
+
+    /// The pending subscription with this id as an `addMany` record, or `null`. The trigger
+    /// was bound into the condition when it was added: `trigger` holds just the fields the
+    /// condition reads, and a timeout comes back as its `deadline` (epoch milliseconds).
+    #[napi(ts_args_type = "id: string", ts_return_type = "SubscriptionRecord | null")]
+    pub fn get(&self, env: &Env, id: Unknown) -> napi::Result<Option<Json>> {
+        run(env, || Ok(self.inner.get(&convert::string(id, "id")?).map(|s| s.to_record())))
+    }
+
+    /// Whether a subscription with this id is pending.
+    #[napi(ts_args_type = "id: string")]
+    pub fn has(&self, env: &Env, id: Unknown) -> napi::Result<bool> {
+        run(env, || Ok(self.inner.contains(&convert::string(id, "id")?)))
+    }
+
+    /// Every pending subscription (as `get` returns them). To walk a large engine without
+    /// building one array, iterate it (`for (const s of engine)`), which reads a page at a
+    /// time.
+    #[napi(ts_return_type = "SubscriptionRecord[]")]
+    pub fn list(&self, env: &Env) -> napi::Result<Vec<Json>> {
+        run(env, || Ok(self.inner.subscriptions().map(|s| s.to_record()).collect()))
+    }
+
+    /// One page of the listing: up to `limit` subscriptions from `cursor` on (start at 0) and
+    /// the cursor of the next page (`null` at the end). Iterating the engine uses this.
+    #[napi(ts_args_type = "cursor: number, limit: number", ts_return_type = "{ subscriptions: SubscriptionRecord[]; next: number | null }")]
+    pub fn list_page(&self, env: &Env, cursor: Unknown, limit: Unknown) -> napi::Result<Json> {
+        run(env, || {
+            let cursor = convert::opt_count(Some(cursor), "cursor")?.unwrap_or(0);
+            let limit = convert::opt_count(Some(limit), "limit")?.unwrap_or(1024);
+            let (subs, next) = self.inner.subscriptions_page(cursor, limit);
+            Ok(serde_json::json!({"subscriptions": subs.iter().map(|s| s.to_record()).collect::<Vec<_>>(), "next": next}))
+        })
+    }
+
+    /// The pending subscriptions of an owner (as `get` returns them), newest first.
+    #[napi(ts_args_type = "owner: string", ts_return_type = "SubscriptionRecord[]")]
+    pub fn subscriptions_of(&self, env: &Env, owner: Unknown) -> napi::Result<Vec<Json>> {
+        run(env, || Ok(self.inner.subscriptions_of(&convert::string(owner, "owner")?).iter().map(|s| s.to_record()).collect()))
     }
 
     /// Evaluates a key expression (`event` is the event here) to a canonical string, or

@@ -160,3 +160,9 @@ export interface CelmatchError extends Error {
 }
 
 // ---- generated from src/lib.rs ----
+
+/** Iterating an engine yields its pending subscriptions (as `get` returns them), a page at
+ *  a time. (Declared here because the iterator is written in JavaScript, in index.js.) */
+export interface Engine {
+  [Symbol.iterator](): Iterator<SubscriptionRecord>
+}

@@ -8,7 +8,7 @@ mod convert;
 mod errors;
 mod time;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -770,15 +770,53 @@ impl Engine {
         }
     }
 
-    /// expire(now=None) -> list[str]
+    /// expire(now=None, limit=None) -> list[str]
     ///
     /// Removes and returns the ids of subscriptions whose deadline is at or before ``now`` (an
-    /// aware ``datetime`` or epoch seconds; default: the current time).
-    #[pyo3(signature = (now = None))]
-    fn expire(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
+    /// aware ``datetime`` or epoch seconds; default: the current time), earliest first. With
+    /// ``limit``, removes at most that many, so that a timer loop never holds the engine for
+    /// long: call again while it returns ``limit`` ids.
+    #[pyo3(signature = (now = None, limit = None))]
+    fn expire(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>, limit: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
         let now = time::opt_instant_ms(now, "now")?;
+        let limit = match limit {
+            Some(l) if !l.is_none() => extract_usize(l, "limit")?,
+            _ => usize::MAX,
+        };
         let engine = &*self.inner;
-        Ok(py.detach(|| engine.expire(now)))
+        Ok(py.detach(|| engine.expire_at_most(now, limit)))
+    }
+
+    /// get(id) -> dict | None
+    ///
+    /// The pending subscription with this id, as a dict whose keys are ``add_wait`` /
+    /// ``add_cancel`` arguments (``id``, ``event``, ``condition``, ``trigger``, ``owner``,
+    /// ``deadline``, ``not_before``, ``exclude_event_id``) plus ``kind``. The trigger was bound
+    /// into the condition when it was added: ``trigger`` holds just the fields the condition
+    /// reads, and a timeout comes back as its ``deadline`` (an aware ``datetime``).
+    #[pyo3(signature = (id, /))]
+    fn get<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.inner.get(id).map(|s| subscription_dict(py, &s)).transpose()
+    }
+
+    /// subscriptions_of(owner) -> list[dict]
+    ///
+    /// The pending subscriptions of an owner (as ``get`` returns them), newest first.
+    #[pyo3(signature = (owner, /))]
+    fn subscriptions_of<'py>(&self, py: Python<'py>, owner: &str) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        self.inner.subscriptions_of(owner).iter().map(|s| subscription_dict(py, s)).collect()
+    }
+
+    /// Whether a subscription with this id is pending.
+    fn __contains__(&self, id: &str) -> bool {
+        self.inner.contains(id)
+    }
+
+    /// Iterates over the pending subscriptions (as ``get`` returns them), a page at a time:
+    /// the engine is never held for long, and subscriptions added or removed meanwhile may or
+    /// may not be seen.
+    fn __iter__(&self) -> Subscriptions {
+        Subscriptions { engine: self.inner.clone(), cursor: Mutex::new((Some(0), Vec::new().into_iter())) }
     }
 
     /// key(expr, event) -> str | None
@@ -912,6 +950,53 @@ impl Engine {
     }
 }
 
+/// The iterator of ``iter(engine)``.
+#[pyclass(frozen, module = "celmatch")]
+pub struct Subscriptions {
+    engine: Arc<celmatch::Engine>,
+    /// The next page's cursor (`None` at the end) and what is left of the current page.
+    cursor: Mutex<(Option<usize>, std::vec::IntoIter<Subscription>)>,
+}
+
+/// Subscriptions are fetched this many at a time.
+const PAGE: usize = 1024;
+
+#[pymethods]
+impl Subscriptions {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let mut guard = self.cursor.lock().map_err(|_| PyValueError::new_err("iterator poisoned"))?;
+        let (cursor, page) = &mut *guard;
+        loop {
+            if let Some(s) = page.next() {
+                return subscription_dict(py, &s).map(Some);
+            }
+            let Some(at) = *cursor else { return Ok(None) };
+            let (subs, next) = self.engine.subscriptions_page(at, PAGE);
+            *cursor = next;
+            *page = subs.into_iter();
+        }
+    }
+}
+
+/// A subscription as a dict of `add_wait` / `add_cancel` arguments.
+fn subscription_dict<'py>(py: Python<'py>, s: &Subscription) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", &s.id)?;
+    d.set_item("kind", s.kind.as_str())?;
+    d.set_item("event", &s.event)?;
+    d.set_item("condition", &s.condition)?;
+    d.set_item("trigger", s.trigger.as_ref().map(|t| to_py(py, t)).transpose()?)?;
+    d.set_item("owner", &s.owner)?;
+    d.set_item("deadline", s.deadline_ms.map(|ms| time::datetime_from_ms(py, ms)).transpose()?)?;
+    d.set_item("not_before", s.not_before_ms.map(|ms| time::datetime_from_ms(py, ms)).transpose()?)?;
+    d.set_item("exclude_event_id", &s.exclude_event_id)?;
+    Ok(d)
+}
+
 /// celmatch: match events against many pending CEL conditions at once.
 #[pymodule]
 fn _celmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -920,6 +1005,7 @@ fn _celmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Compiled>()?;
     m.add_class::<Fired>()?;
     m.add_class::<ManualClock>()?;
+    m.add_class::<Subscriptions>()?;
     m.add("CelmatchError", py.get_type::<CelmatchError>())?;
     m.add("CompileError", py.get_type::<CompileError>())?;
     m.add("EvalError", py.get_type::<EvalError>())?;

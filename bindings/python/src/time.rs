@@ -90,15 +90,7 @@ pub fn instant_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
             )));
         }
         // Exact: (dt - epoch) as a timedelta, then whole milliseconds.
-        let epoch = EPOCH.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
-            let dt = py.import("datetime")?;
-            let utc = dt.getattr("timezone")?.getattr("utc")?;
-            Ok(dt
-                .getattr("datetime")?
-                .call1((1970, 1, 1, 0, 0, 0, 0, utc))?
-                .unbind())
-        })?;
-        let delta = obj.sub(epoch.bind(py))?;
+        let delta = obj.sub(epoch(py)?)?;
         return timedelta_ms(&delta);
     }
     Err(PyTypeError::new_err(format!(
@@ -108,6 +100,16 @@ pub fn instant_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
 }
 
 static EPOCH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// 1970-01-01T00:00:00Z as an aware `datetime`.
+fn epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    let e = EPOCH.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let dt = py.import("datetime")?;
+        let utc = dt.getattr("timezone")?.getattr("utc")?;
+        Ok(dt.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?.unbind())
+    })?;
+    Ok(e.bind(py))
+}
 
 /// Optional variants of the above, for keyword arguments that default to `None`.
 pub fn opt_duration_ms(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Option<i64>> {
@@ -122,4 +124,11 @@ pub fn opt_instant_ms(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Op
         Some(o) if !o.is_none() => instant_ms(o, what).map(Some),
         _ => Ok(None),
     }
+}
+
+/// Epoch milliseconds as an aware `datetime` in UTC (epoch + timedelta: exact to the
+/// millisecond, for any instant `datetime` can hold).
+pub fn datetime_from_ms(py: Python<'_>, ms: i64) -> PyResult<Bound<'_, PyAny>> {
+    let delta = TIMEDELTA.import(py, "datetime", "timedelta")?.call1((0, ms.div_euclid(1000), ms.rem_euclid(1000) * 1000))?;
+    epoch(py)?.add(delta)
 }

@@ -101,6 +101,31 @@ impl Subscription {
         self
     }
 
+    /// The record form of this subscription (the inverse of [`Subscription::from_record`]):
+    /// `{"id", "kind", "event", "if", "trigger", "owner", "deadline", "timeout",
+    /// "not_before", "exclude_event_id", "lookback"}` with absent fields left out, times in
+    /// epoch milliseconds and spans in milliseconds.
+    pub fn to_record(&self) -> Json {
+        let mut m = serde_json::Map::new();
+        m.insert("id".into(), self.id.clone().into());
+        m.insert("kind".into(), self.kind.as_str().into());
+        m.insert("event".into(), self.event.clone().into());
+        let mut put = |k: &str, v: Option<Json>| {
+            if let Some(v) = v {
+                m.insert(k.into(), v);
+            }
+        };
+        put("if", self.condition.clone().map(Json::from));
+        put("trigger", self.trigger.clone());
+        put("owner", self.owner.clone().map(Json::from));
+        put("deadline", self.deadline_ms.map(Json::from));
+        put("timeout", self.timeout_ms.map(Json::from));
+        put("not_before", self.not_before_ms.map(Json::from));
+        put("exclude_event_id", self.exclude_event_id.clone().map(Json::from));
+        put("lookback", self.lookback_ms.map(Json::from));
+        Json::Object(m)
+    }
+
     /// Reads the record shape shared by the CLI's NDJSON, Python's `add_many` and Node's
     /// `addMany`: `{"id", "kind": "wait"|"cancel", "event", "if", "trigger", "owner",
     /// "deadline", "not_before", "timeout", "lookback", "exclude_event_id"}`. Times are epoch
@@ -205,4 +230,25 @@ pub fn parse_duration_ms(s: &str) -> Option<i64> {
         total += n * unit;
     }
     (total.is_finite() && total < 9.2e18).then_some(total.round() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_round_trip() {
+        let s = Subscription::cancel("c1", "app/user.deleted")
+            .when("async.data.userId == event.data.userId")
+            .with_trigger(json!({"data": {"userId": "u1"}}))
+            .with_owner("run-1")
+            .with_deadline_ms(1_700_000_000_000)
+            .with_not_before_ms(1_600_000_000_000)
+            .with_exclude_event_id("e1");
+        assert_eq!(Subscription::from_record(&s.to_record()).unwrap(), s);
+        let w = Subscription::wait("w", "app/x").with_timeout_ms(5000).with_lookback_ms(60_000);
+        assert_eq!(w.to_record(), json!({"id": "w", "kind": "wait", "event": "app/x", "timeout": 5000, "lookback": 60000}));
+        assert_eq!(Subscription::from_record(&w.to_record()).unwrap(), w);
+    }
 }

@@ -23,6 +23,7 @@ from celmatch._celmatch import (
     EvalError,
     Fired,
     ManualClock,
+    Subscriptions,
     __version__,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "EvalError",
     "Fired",
     "ManualClock",
+    "Subscriptions",
     "__version__",
 ]

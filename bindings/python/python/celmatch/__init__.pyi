@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional, TypedDict, Union, final
 
 __version__: str
-__all__ = ["CelmatchError", "Compiled", "CompileError", "Engine", "EvalError", "Fired", "ManualClock", "__version__"]
+__all__ = ["CelmatchError", "Compiled", "CompileError", "Engine", "EvalError", "Fired", "ManualClock", "Subscriptions", "__version__"]
 
 _JSON = Any
 """A _JSON-compatible value: dict (str keys), list, tuple, str, int, float, bool or None."""
@@ -35,6 +35,27 @@ class _EventFieldsConfig(TypedDict, total=False):
     name: str
     id: str
     time: str
+
+class _SubscriptionDict(TypedDict):
+    """A pending subscription as ``Engine.get`` returns it: ``add_wait`` / ``add_cancel``
+    arguments plus ``kind``."""
+
+    id: str
+    kind: Literal["wait", "cancel"]
+    event: str
+    condition: Optional[str]
+    trigger: Optional[dict[str, _JSON]]
+    owner: Optional[str]
+    deadline: Optional[datetime]
+    not_before: Optional[datetime]
+    exclude_event_id: Optional[str]
+
+@final
+class Subscriptions:
+    """The iterator of ``iter(engine)``: pending subscriptions, a page at a time."""
+
+    def __iter__(self) -> Subscriptions: ...
+    def __next__(self) -> _SubscriptionDict: ...
 
 class CelmatchError(ValueError):
     """Base class of celmatch errors. ``.code`` is the stable, machine-readable code (for
@@ -257,9 +278,20 @@ class Engine:
             CelmatchError: an event is invalid (the others were processed; ``.index`` and
                 ``.results`` set).
         """
-    def expire(self, now: Optional[_Instant] = None) -> list[str]:
+    def expire(self, now: Optional[_Instant] = None, limit: Optional[int] = None) -> list[str]:
         """Removes and returns the ids of subscriptions whose deadline is at or before
-        ``now`` (default: the current time)."""
+        ``now`` (default: the current time), earliest first. With ``limit``, removes at most
+        that many: call again while it returns ``limit`` ids."""
+    def get(self, id: str, /) -> Optional[_SubscriptionDict]:
+        """The pending subscription with this id, or None. The trigger was bound into the
+        condition when it was added: ``trigger`` holds just the fields the condition reads,
+        and a timeout comes back as its ``deadline``."""
+    def subscriptions_of(self, owner: str, /) -> list[_SubscriptionDict]:
+        """The pending subscriptions of an owner, newest first."""
+    def __contains__(self, id: object, /) -> bool:
+        """Whether a subscription with this id is pending."""
+    def __iter__(self) -> Subscriptions:
+        """The pending subscriptions, a page at a time (the engine is never held for long)."""
     def key(self, expr: str, event: _Event, /) -> Optional[str]:
         """Evaluates a key expression (``event`` is the incoming event) to a string key, or
         ``None`` when it gives no key for this event.
