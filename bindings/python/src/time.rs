@@ -57,7 +57,8 @@ fn timedelta_ms(td: &Bound<'_, PyAny>) -> PyResult<i64> {
 }
 
 /// A duration: seconds (`int`/`float`) or a `datetime.timedelta`, as milliseconds. Zero and
-/// negative durations are passed on (the core treats them as already elapsed).
+/// negative durations are passed on: the core decides (a negative timeout is an error there,
+/// a negative claim ttl never holds).
 pub fn duration_ms(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
     signed_duration_ms(obj, what)
 }

@@ -100,9 +100,13 @@ def test_naive_datetime_rejected():
 def test_zero_and_negative_durations():
     eng = Engine()
     now = time.time()
-    eng.add_wait("w", NAME, timeout=-1)
+    # A negative timeout is a mistake (a deadline in the past is how to say "already due").
+    with pytest.raises(CelmatchError) as ei:
+        eng.add_wait("w", NAME, timeout=-1)
+    assert ei.value.code == "invalid_subscription"
     eng.add_wait("z", NAME, timeout=timedelta(0))
-    assert sorted(eng.expire(now=now + 0.5)) == ["w", "z"]
+    eng.add_wait("d", NAME, deadline=now - 10)
+    assert sorted(eng.expire(now=now + 0.5)) == ["d", "z"]
     # A claim with a zero or negative ttl never holds.
     assert eng.claim("s", "k", -5, now=T0) is True
     assert eng.claim("s", "k", 0, now=T0) is True

@@ -121,6 +121,12 @@ impl Engine {
         if sub.lookback_ms.is_some() && sub.kind == Kind::Cancel {
             return Err(Error::invalid_subscription("lookback applies to waits only"));
         }
+        // A negative span is a mistake, never a way to say "already due" (use a deadline).
+        for (name, v) in [("timeout", sub.timeout_ms), ("lookback", sub.lookback_ms)] {
+            if let Some(ms) = v.filter(|&ms| ms < 0) {
+                return Err(Error::invalid_subscription(format!("{name} is negative ({ms} ms)")));
+            }
+        }
         let compiled = match (&sub.condition, &sub.trigger) {
             (None, _) => None,
             (Some(c), Some(t)) => Some(self.compile_bound(c, t)?),
@@ -318,8 +324,17 @@ impl Engine {
             Some(Json::String(s)) => s.as_str(),
             _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", f.name))),
         };
-        let id = obj.get(&f.id).and_then(Json::as_str);
-        let time_ms = obj.get(&f.time).and_then(parse_time_ms);
+        // An id or a time that is there but unreadable is an error, not "no id" or "now": the
+        // event would silently escape `exclude_event_id` or `not_before`.
+        let id = match obj.get(&f.id) {
+            None | Some(Json::Null) => None,
+            Some(Json::String(s)) => Some(s.as_str()),
+            Some(other) => return Err(Error::invalid_event(format!("the event's {:?} must be a string, not {other}", f.id))),
+        };
+        let time_ms = match obj.get(&f.time) {
+            None | Some(Json::Null) => None,
+            Some(v) => Some(parse_time_ms(v).ok_or_else(|| Error::invalid_event(format!("the event's {:?} must be epoch milliseconds or an RFC 3339 time, not {v}", f.time)))?),
+        };
         Ok(EventMeta { name, id, time_ms })
     }
 

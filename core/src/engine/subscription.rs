@@ -131,8 +131,21 @@ impl Subscription {
     /// "deadline", "not_before", "timeout", "lookback", "exclude_event_id"}`. Times are epoch
     /// milliseconds or RFC 3339 strings; `timeout` and `lookback` are milliseconds or duration
     /// strings (`"30m"`, `"2.5d"`). camelCase spellings (`notBefore`) are accepted too.
+    ///
+    /// Nothing is silently accepted: an unknown key (a typo such as `"iff"` would otherwise
+    /// turn into "no condition: match everything"), a key given in both spellings, or a
+    /// negative `timeout` or `lookback` is the error `invalid_subscription`.
     pub fn from_record(record: &Json) -> Result<Subscription, Error> {
         let obj = record.as_object().ok_or_else(|| Error::invalid_subscription("a subscription must be a JSON object"))?;
+        for key in obj.keys() {
+            if !RECORD_KEYS.iter().any(|group| group.contains(&key.as_str())) {
+                let hint = closest(key, RECORD_KEYS.iter().flat_map(|g| g.iter().copied())).map_or(String::new(), |k| format!("; did you mean {k:?}?"));
+                return Err(Error::invalid_subscription(format!("unknown key {key:?} in a subscription record{hint} (known: {})", RECORD_KEYS.map(|g| g[0]).join(", "))));
+            }
+        }
+        if let Some(group) = RECORD_KEYS.iter().find(|g| g.iter().filter(|k| obj.contains_key(**k)).count() > 1) {
+            return Err(Error::invalid_subscription(format!("give one of {} in a subscription record, not several", group.join(" / "))));
+        }
         let get = |names: &[&str]| names.iter().find_map(|n| obj.get(*n)).filter(|v| !v.is_null());
         let string = |names: &[&str]| -> Result<Option<String>, Error> {
             match get(names) {
@@ -184,6 +197,42 @@ impl Subscription {
             lookback_ms: span(&["lookback"])?,
         })
     }
+}
+
+/// The keys of a subscription record, each with its other accepted spellings.
+const RECORD_KEYS: [&[&str]; 11] = [
+    &["id"],
+    &["kind"],
+    &["event"],
+    &["if", "condition"],
+    &["trigger"],
+    &["owner"],
+    &["deadline"],
+    &["timeout"],
+    &["not_before", "notBefore"],
+    &["exclude_event_id", "excludeEventId"],
+    &["lookback"],
+];
+
+/// The candidate within two edits of `key` (case-insensitively), if any: for "did you mean".
+fn closest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    candidates.map(|c| (edit_distance(&key, &c.to_ascii_lowercase()), c)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// A subscription that an event satisfied (or a lookback hit). It has been consumed.
@@ -250,5 +299,18 @@ mod tests {
         let w = Subscription::wait("w", "app/x").with_timeout_ms(5000).with_lookback_ms(60_000);
         assert_eq!(w.to_record(), json!({"id": "w", "kind": "wait", "event": "app/x", "timeout": 5000, "lookback": 60000}));
         assert_eq!(Subscription::from_record(&w.to_record()).unwrap(), w);
+    }
+
+    #[test]
+    fn unknown_and_doubled_keys_are_errors() {
+        let err = Subscription::from_record(&json!({"id": "w", "event": "app/x", "iff": "true"})).unwrap_err();
+        assert_eq!(err.code(), "invalid_subscription");
+        assert!(err.message().contains("\"iff\"") && err.message().contains("did you mean \"if\""), "{}", err.message());
+        let err = Subscription::from_record(&json!({"id": "w", "event": "app/x", "Owner": "r"})).unwrap_err();
+        assert!(err.message().contains("did you mean \"owner\""), "{}", err.message());
+        let err = Subscription::from_record(&json!({"id": "w", "event": "app/x", "if": "true", "condition": "false"})).unwrap_err();
+        assert!(err.message().contains("if / condition"), "{}", err.message());
+        let err = Subscription::from_record(&json!({"id": "w", "event": "app/x", "zzz": 1})).unwrap_err();
+        assert!(!err.message().contains("did you mean"), "{}", err.message());
     }
 }
