@@ -21,7 +21,8 @@ export interface EngineOptions {
   /** Default `'strict'`. */
   dialect?: Dialect
   /** Buffer recent events per event name so that a wait added with `lookback` can be
-   *  satisfied by an event that arrived just before it. Off unless `maxEvents` > 0. */
+   *  satisfied by an event that arrived just before it. Giving it turns the buffer on
+   *  (`maxEvents` defaults to 10,000, as in Python; 0 turns it off). */
   lookback?: { maxAgeMs?: DurationInput; maxEvents?: number; maxBytes?: number }
   /** Input limits; every one has a safe default. */
   limits?: {
@@ -199,8 +200,10 @@ export declare class Engine {
    */
   process(event: EventInput): Fired[]
   /**
-   * `process` for each event, in order. Stops at the first invalid event: the error has
-   * its `index`, and `results` holds what the events before it fired.
+   * `process` for each event, in order. An invalid event fails alone: the others are
+   * processed, and then an error is thrown whose `index` is the first failure's, whose
+   * `errors` lists the failures (`{index, code, message}`) and whose `results` holds, per
+   * event, what it fired (`null` for a failed one). Python's `process_many` does the same.
    */
   processMany(events: EventInput[]): Fired[][]
   /**

@@ -1,5 +1,5 @@
-//! Typed errors. Every kind has a stable `code()`; the bindings map codes to exceptions and
-//! never parse message text.
+//! Typed errors. Every kind has a stable `code()`; the bindings map kinds to their own error
+//! types and never parse message text.
 
 use std::fmt;
 
@@ -189,27 +189,70 @@ impl fmt::Display for EvalError {
 
 impl std::error::Error for EvalError {}
 
-/// An error from an engine operation. Its `code()` is stable: the compile codes, or
-/// `invalid_event`, `invalid_subscription`, `id_conflict`, `limit_exceeded`.
+/// What an engine operation's error is about: one variant per cause. `code()` is the
+/// stable, machine-readable string; bindings map kinds (never message text) to their own
+/// error types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// An expression could not be compiled (the kind says why; the error holds the position).
+    Compile(CompileErrorKind),
+    /// Evaluating an expression for a value (`eval`, `key`) failed.
+    Eval(EvalErrorKind),
+    /// An event that is not a JSON object, has no name, or has an unreadable id or time.
+    InvalidEvent,
+    /// A subscription that is malformed: an empty id, an unknown record key, a negative
+    /// timeout, …
+    InvalidSubscription,
+    /// An id already taken by a different subscription.
+    IdConflict,
+    /// A configured limit (event size or depth, claims, store capacity) was reached.
+    LimitExceeded,
+}
+
+impl ErrorKind {
+    /// The stable code: the compile or evaluation code, or `invalid_event`,
+    /// `invalid_subscription`, `id_conflict`, `limit_exceeded`.
+    pub fn code(self) -> &'static str {
+        match self {
+            ErrorKind::Compile(k) => k.code(),
+            ErrorKind::Eval(k) => k.code(),
+            ErrorKind::InvalidEvent => "invalid_event",
+            ErrorKind::InvalidSubscription => "invalid_subscription",
+            ErrorKind::IdConflict => "id_conflict",
+            ErrorKind::LimitExceeded => "limit_exceeded",
+        }
+    }
+}
+
+/// An error from an engine operation: its [`ErrorKind`], a message, and for compile errors
+/// the [`CompileError`] with its position.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Error {
-    code: &'static str,
+    kind: ErrorKind,
     message: String,
     compile: Option<Box<CompileError>>,
 }
 
 impl Error {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), compile: None }
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into(), compile: None }
     }
     pub(crate) fn invalid_event(message: impl Into<String>) -> Self {
-        Error::new("invalid_event", message)
+        Error::new(ErrorKind::InvalidEvent, message)
     }
     pub(crate) fn invalid_subscription(message: impl Into<String>) -> Self {
-        Error::new("invalid_subscription", message)
+        Error::new(ErrorKind::InvalidSubscription, message)
     }
+    pub(crate) fn limit_exceeded(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::LimitExceeded, message)
+    }
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+    /// The stable code of [`Error::kind`].
     pub fn code(&self) -> &'static str {
-        self.code
+        self.kind.code()
     }
     pub fn message(&self) -> &str {
         &self.message
@@ -222,14 +265,14 @@ impl Error {
 
 impl From<CompileError> for Error {
     fn from(e: CompileError) -> Self {
-        Error { code: e.code(), message: e.to_string(), compile: Some(Box::new(e)) }
+        Error { kind: ErrorKind::Compile(e.kind()), message: e.to_string(), compile: Some(Box::new(e)) }
     }
 }
 
 impl From<EvalError> for Error {
     /// An evaluation error where a value was asked for (`eval`, `key`): same code and message.
     fn from(e: EvalError) -> Self {
-        Error::new(e.code(), e.message)
+        Error::new(ErrorKind::Eval(e.kind), e.message)
     }
 }
 
@@ -238,7 +281,7 @@ impl fmt::Display for Error {
         if self.compile.is_some() {
             f.write_str(&self.message)
         } else {
-            write!(f, "{}: {}", self.code, self.message)
+            write!(f, "{}: {}", self.code(), self.message)
         }
     }
 }

@@ -78,8 +78,9 @@ mod limits;
 
 pub use engine::{
     parse_duration_ms, parse_time_ms, Clock, Config, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription, SystemClock,
+    DEFAULT_LOOKBACK_EVENTS,
 };
-pub use error::{CompileError, CompileErrorKind, Error, EvalError, EvalErrorKind, Span};
+pub use error::{CompileError, CompileErrorKind, Error, ErrorKind, EvalError, EvalErrorKind, Span};
 pub use frontend::Compiled;
 pub use limits::Limits;
 

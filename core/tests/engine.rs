@@ -709,3 +709,24 @@ fn claims_are_atomic_across_threads() {
         .collect();
     assert_eq!(wins.iter().sum::<usize>(), 2_000, "each id is won exactly once: {wins:?}");
 }
+
+#[test]
+fn id_conflict_names_what_differs() {
+    let (engine, _clock) = engine();
+    let base = || Subscription::wait("w1", "app/x").when("async.data.k == event.data.k").with_trigger(json!({"data": {"k": 1}})).with_owner("r1");
+    engine.add(base()).unwrap();
+    assert_eq!(engine.add(base()).unwrap(), None, "the same subscription again is a no-op");
+    let conflict = |s: Subscription| {
+        let e = engine.add(s).unwrap_err();
+        assert_eq!(e.kind(), celmatch::ErrorKind::IdConflict);
+        e.message().to_string()
+    };
+    let m = conflict(base().with_owner("r2"));
+    assert!(m.ends_with("they differ in: owner"), "{m}");
+    let m = conflict(base().with_trigger(json!({"data": {"k": 2}})));
+    assert!(m.ends_with("they differ in: condition (with its trigger values)"), "{m}");
+    let m = conflict(Subscription::cancel("w1", "app/y"));
+    assert!(m.contains("kind, event, owner, condition"), "{m}");
+    let m = conflict(base().with_trigger(json!({"data": {"k": 1}, "other": true})));
+    assert!(m.contains("how it was given"), "{m}");
+}

@@ -29,7 +29,7 @@ fn read_event_doc(engine: &Engine, path: &Path, what: &str, code: &str) -> Resul
     let v = match engine.parse_event(&bytes) {
         Ok(v) => v,
         // The engine's message has the position in its text; serde's error has it in fields.
-        Err(e) if e.code() == "invalid_event" => {
+        Err(e) if e.kind() == celmatch::ErrorKind::InvalidEvent => {
             return Err(match serde_json::from_slice::<Json>(&bytes) {
                 Err(se) => input::json_error(&se, &format!("{what} {}", input::describe(path)), code),
                 Ok(_) => CliError::new(code, format!("{what} {}: {}", input::describe(path), e.message())),

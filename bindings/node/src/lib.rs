@@ -151,24 +151,25 @@ impl Engine {
         })
     }
 
-    /// `process` for each event, in order. Stops at the first invalid event: the error has
-    /// its `index`, and `results` holds what the events before it fired.
+    /// `process` for each event, in order. An invalid event fails alone: the others are
+    /// processed, and then an error is thrown whose `index` is the first failure's, whose
+    /// `errors` lists the failures (`{index, code, message}`) and whose `results` holds, per
+    /// event, what it fired (`null` for a failed one). Python's `process_many` does the same.
     #[napi(ts_args_type = "events: EventInput[]", ts_return_type = "Fired[][]")]
     pub fn process_many(&self, env: &Env, events: Unknown) -> napi::Result<Vec<Vec<Fired>>> {
         run(env, || {
-            let mut out: Vec<Vec<celmatch::Fired>> = Vec::new();
-            for (i, e) in convert::elements(events, "events")?.into_iter().enumerate() {
-                let step = convert::json_text(env, e, "invalid_event", "event").and_then(|t| Ok(self.inner.process_bytes(t.as_bytes())?));
-                match step {
-                    Ok(f) => out.push(f),
-                    Err(f) => {
-                        let done = serde_json::to_value(&out).unwrap_or(Json::Null);
-                        let message = format!("event {i}: {}", f.message);
-                        return Err(Failure { message, ..f }.at(i).with("results", done));
-                    }
-                }
+            let mut out: Vec<Outcome<Vec<celmatch::Fired>>> = Vec::new();
+            for e in convert::elements(events, "events")? {
+                out.push(convert::json_text(env, e, "invalid_event", "event").and_then(|t| Ok(self.inner.process_bytes(t.as_bytes())?)));
             }
-            Ok(out.into_iter().map(|v| v.into_iter().map(Fired::from).collect()).collect())
+            let failed: Vec<(usize, &Failure)> = out.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|f| (i, f))).collect();
+            if let Some(&(first, f)) = failed.first() {
+                let errors = failed.iter().map(|(i, f)| serde_json::json!({"index": i, "code": f.code, "message": f.message})).collect();
+                let results = out.iter().map(|r| r.as_ref().map_or(Json::Null, |fired| serde_json::to_value(fired).unwrap_or(Json::Null))).collect();
+                let message = format!("{} of {} events failed; first, event {first}: {}", failed.len(), out.len(), f.message);
+                return Err(Failure::new(f.code.clone(), message).at(first).with("errors", Json::Array(errors)).with("results", Json::Array(results)));
+            }
+            Ok(out.into_iter().map(|r| r.expect("no failure").into_iter().map(Fired::from).collect()).collect())
         })
     }
 
@@ -378,6 +379,9 @@ fn config_from(options: &Json) -> Outcome<(Config, Option<Arc<ManualClock>>)> {
                 }
             }
             "lookback" => {
+                // Giving lookback settings turns the buffer on, as in Python (the core's default
+                // is off); `maxEvents: 0` turns it off again.
+                config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
                 for (k, v) in object(v, "lookback")? {
                     match k.as_str() {
                         "maxAgeMs" => config.lookback_max_age_ms = convert::json_duration(v, "lookback.maxAgeMs", INVALID_CONFIG)?,

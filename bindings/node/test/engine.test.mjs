@@ -257,3 +257,12 @@ test('the manual clock: now option as ms, Date or RFC 3339; system clock otherwi
   const sys = new Engine().now
   assert.ok(Math.abs(sys - Date.now()) < 5_000)
 })
+
+test('lookback settings turn the buffer on with the same default count as Python', () => {
+  const eng = new Engine({ lookback: { maxAgeMs: '5m' } })
+  eng.process({ name: 'e', data: {} })
+  assert.equal(eng.stats().lookback_events, 1)
+  const off = new Engine({ lookback: { maxEvents: 0 } })
+  off.process({ name: 'e', data: {} })
+  assert.equal(off.stats().lookback_events, 0)
+})

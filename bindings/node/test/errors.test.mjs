@@ -119,15 +119,22 @@ test('addMany: bad records fail alone; the error lists them and carries every re
   throwsCode(() => eng.addMany([null]), 'invalid_subscription', { index: 0 })
 })
 
-test('processMany stops at the first invalid event and reports what fired before it', () => {
+test('processMany processes every valid event and reports the invalid ones (as Python does)', () => {
   const eng = new Engine()
   eng.addWait({ id: 'a', event: 'e', if: 'async.data.n == 1' })
   eng.addWait({ id: 'b', event: 'e', if: 'async.data.n == 2' })
-  const err = throwsCode(() => eng.processMany([{ name: 'e', data: { n: 1 } }, 'garbage', { name: 'e', data: { n: 2 } }]), 'invalid_event', {
+  const err = throwsCode(() => eng.processMany([{ name: 'e', data: { n: 1 } }, 'garbage', { name: 'e', data: { n: 2 } }, { data: {} }]), 'invalid_event', {
     index: 1,
   })
-  assert.deepEqual(err.results, [[{ id: 'a', kind: 'wait' }]])
-  assert.equal(eng.size, 1, 'the event after the bad one was not processed')
+  assert.deepEqual(err.results, [[{ id: 'a', kind: 'wait' }], null, [{ id: 'b', kind: 'wait' }], null])
+  assert.deepEqual(
+    err.errors.map((e) => [e.index, e.code]),
+    [
+      [1, 'invalid_event'],
+      [3, 'invalid_event'],
+    ]
+  )
+  assert.equal(eng.size, 0, 'the events after the bad one were processed')
   throwsCode(() => eng.processMany({ name: 'e' }), 'invalid_argument')
 })
 

@@ -21,7 +21,8 @@ export interface EngineOptions {
   /** Default `'strict'`. */
   dialect?: Dialect
   /** Buffer recent events per event name so that a wait added with `lookback` can be
-   *  satisfied by an event that arrived just before it. Off unless `maxEvents` > 0. */
+   *  satisfied by an event that arrived just before it. Giving it turns the buffer on
+   *  (`maxEvents` defaults to 10,000, as in Python; 0 turns it off). */
   lookback?: { maxAgeMs?: DurationInput; maxEvents?: number; maxBytes?: number }
   /** Input limits; every one has a safe default. */
   limits?: {

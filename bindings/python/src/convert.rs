@@ -28,6 +28,7 @@ const HARD_MAX_DEPTH: usize = 2000;
 
 fn too_deep(what: &str, max_depth: usize) -> PyErr {
     errors::error(
+        errors::Class::Other,
         "limit_exceeded",
         format!("{what} nests deeper than the limit of {max_depth}"),
         None,

@@ -27,29 +27,24 @@ create_exception!(
      is e.g. \"no_such_key\", \"no_such_overload\", \"division_by_zero\"."
 );
 
-/// Compile error codes (the core's `CompileErrorKind::code()` values).
-const COMPILE_CODES: &[&str] = &[
-    "parse_error",
-    "too_long",
-    "too_deep",
-    "unknown_variable",
-    "unknown_function",
-    "unsupported",
-    "missing_trigger_field",
-    "never_matches",
-    "not_boolean",
-];
+/// Which Python exception class an error becomes: from the core's `ErrorKind`, never from
+/// its code or message text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    Compile,
+    Eval,
+    Other,
+}
 
-/// Evaluation error codes (the core's `EvalErrorKind::code()` values).
-const EVAL_CODES: &[&str] = &[
-    "no_such_key",
-    "no_such_overload",
-    "division_by_zero",
-    "overflow",
-    "index_out_of_range",
-    "invalid_argument",
-    "not_bool",
-];
+impl Class {
+    pub fn of(kind: celmatch::ErrorKind) -> Class {
+        match kind {
+            celmatch::ErrorKind::Compile(_) => Class::Compile,
+            celmatch::ErrorKind::Eval(_) => Class::Eval,
+            _ => Class::Other,
+        }
+    }
+}
 
 /// Where a compile error is: 1-based line and column, byte span.
 pub struct Location {
@@ -58,28 +53,25 @@ pub struct Location {
     pub span: (usize, usize),
 }
 
-/// THE conversion: a core error code + message (+ location for compile errors) to the Python
-/// exception for that code. `CompileError` for compile codes, `EvalError` for evaluation codes,
-/// `CelmatchError` for every other code. All carry `.code`; compile errors also `.line`,
-/// `.column` and `.span` (`None` when the core gave no location).
-pub fn error(code: &str, message: impl Into<String>, loc: Option<Location>) -> PyErr {
+/// THE conversion: an error's class, code and message (and location, for compile errors) to
+/// a Python exception: `CompileError`, `EvalError` or `CelmatchError`. All carry `.code`;
+/// compile errors also `.line`, `.column` and `.span` (`None` when the core gave no location).
+pub fn error(class: Class, code: &str, message: impl Into<String>, loc: Option<Location>) -> PyErr {
     let message = message.into();
     let text = match &loc {
         Some(l) => format!("{code} at {}:{}: {message}", l.line, l.column),
         None => format!("{code}: {message}"),
     };
     Python::attach(|py| {
-        let err = if COMPILE_CODES.contains(&code) {
-            CompileError::new_err(text)
-        } else if EVAL_CODES.contains(&code) {
-            EvalError::new_err(text)
-        } else {
-            CelmatchError::new_err(text)
+        let err = match class {
+            Class::Compile => CompileError::new_err(text),
+            Class::Eval => EvalError::new_err(text),
+            Class::Other => CelmatchError::new_err(text),
         };
         let value = err.value(py);
         let _ = value.setattr("code", code);
         let _ = value.setattr("message", &message);
-        if COMPILE_CODES.contains(&code) {
+        if class == Class::Compile {
             let (line, column, span) = match loc {
                 Some(l) => (Some(l.line), Some(l.column), Some(l.span)),
                 None => (None, None, None),
@@ -96,6 +88,7 @@ pub fn error(code: &str, message: impl Into<String>, loc: Option<Location>) -> P
 pub fn from_compile(e: &celmatch::CompileError) -> PyErr {
     let span = e.span();
     error(
+        Class::Compile,
         e.code(),
         e.message(),
         Some(Location {
@@ -107,7 +100,7 @@ pub fn from_compile(e: &celmatch::CompileError) -> PyErr {
 }
 
 pub fn from_eval(e: &celmatch::EvalError) -> PyErr {
-    error(e.code(), e.message(), None)
+    error(Class::Eval, e.code(), e.message(), None)
 }
 
 pub fn from_core(e: &celmatch::Error) -> PyErr {
@@ -116,6 +109,7 @@ pub fn from_core(e: &celmatch::Error) -> PyErr {
             let span = c.span();
             // The core's message for a wrapped compile error already has code and position.
             error(
+                Class::Compile,
                 e.code(),
                 c.message(),
                 Some(Location {
@@ -125,6 +119,6 @@ pub fn from_core(e: &celmatch::Error) -> PyErr {
                 }),
             )
         }
-        None => error(e.code(), e.message(), None),
+        None => error(Class::of(e.kind()), e.code(), e.message(), None),
     }
 }

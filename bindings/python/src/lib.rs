@@ -252,9 +252,6 @@ pub struct Engine {
     lookback_max_age_ms: i64,
 }
 
-/// `max_events` when a `lookback` dict is given without it.
-const DEFAULT_LOOKBACK_EVENTS: usize = 10_000;
-
 fn extract_usize(v: &Bound<'_, PyAny>, what: &str) -> PyResult<usize> {
     if v.is_instance_of::<PyBool>() || !v.is_instance_of::<pyo3::types::PyInt>() {
         return Err(PyTypeError::new_err(format!(
@@ -365,7 +362,7 @@ impl Engine {
         };
         if let Some(lb) = lookback.filter(|v| !v.is_none()) {
             // Giving a lookback dict turns the buffer on (the core's default is off).
-            config.lookback_max_events = DEFAULT_LOOKBACK_EVENTS;
+            config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
             for (k, v) in dict_arg(lb, "lookback")?.iter() {
                 let key = extract_str(&k, "lookback key")?;
                 match key.as_str() {

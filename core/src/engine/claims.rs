@@ -61,7 +61,7 @@ impl Claims {
         if inner.map.len() >= self.max && !inner.map.contains_key(&h) {
             inner.sweep(now_ms, usize::MAX);
             if inner.map.len() >= self.max {
-                return Err(Error::new("limit_exceeded", format!("{} live claims, the configured maximum", self.max)));
+                return Err(Error::limit_exceeded(format!("{} live claims, the configured maximum", self.max)));
             }
         }
         let exp = now_ms.saturating_add(ttl_ms.max(0));

@@ -31,6 +31,10 @@ impl Default for EventFields {
     }
 }
 
+/// `lookback_max_events` when a binding's lookback settings turn the buffer on without a
+/// count: one default for every binding.
+pub const DEFAULT_LOOKBACK_EVENTS: usize = 10_000;
+
 /// How an [`Engine`](crate::Engine) reads events, what it keeps and what it accepts.
 #[derive(Clone)]
 pub struct Config {

@@ -14,7 +14,7 @@ mod store;
 mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, EventFields};
+pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
 
@@ -185,15 +185,14 @@ impl Engine {
             if fingerprint == p.fingerprint {
                 return Ok(None);
             }
+            let differ = differences(st, slot, &p).join(", ");
             return Err(Error::new(
-                "id_conflict",
+                crate::ErrorKind::IdConflict,
                 format!(
-                    "id {:?} is taken by a different subscription ({} on {:?}); this one is a {} on {:?}",
+                    "id {:?} is taken by a different subscription (a {} on {:?}); they differ in: {differ}",
                     p.sub.id,
                     kind.as_str(),
                     event,
-                    p.sub.kind.as_str(),
-                    p.sub.event
                 ),
             ));
         }
@@ -348,20 +347,20 @@ impl Engine {
     pub fn parse_event(&self, json: &[u8]) -> Result<Json, Error> {
         let limits = &self.config.limits;
         if json.len() > limits.max_event_bytes {
-            return Err(Error::new("limit_exceeded", format!("event is {} bytes, over the limit of {}", json.len(), limits.max_event_bytes)));
+            return Err(Error::limit_exceeded(format!("event is {} bytes, over the limit of {}", json.len(), limits.max_event_bytes)));
         }
         // serde_json stops at 128 levels of nesting by itself, so parsing first is safe; the
         // configured (lower) limit is checked on the tree, which is cheaper than on the text.
         let event: Json = serde_json::from_slice(json).map_err(|e| {
             if e.to_string().starts_with("recursion limit exceeded") {
-                Error::new("limit_exceeded", format!("event nests deeper than the limit of {}", limits.max_event_depth))
+                Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth))
             } else {
                 Error::invalid_event(format!("invalid JSON: {e}"))
             }
         })?;
         let depth = json_depth(&event);
         if depth > limits.max_event_depth {
-            return Err(Error::new("limit_exceeded", format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
+            return Err(Error::limit_exceeded(format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
         }
         Ok(event)
     }
@@ -492,6 +491,41 @@ impl Engine {
         let id = meta.id.ok_or_else(|| Error::invalid_event(format!("the event has no string field {:?}", self.config.fields.id)))?;
         self.claim("event-id", id, ttl_ms, None)
     }
+}
+
+/// What tells the subscription in `slot` and a new one with its id apart, for `id_conflict`.
+fn differences(st: &Store, slot: SlotId, p: &Prepared) -> Vec<&'static str> {
+    let old = st.subscription(slot);
+    let new = &p.sub;
+    let mut out = Vec::new();
+    for (name, differs) in [
+        ("kind", old.kind != new.kind),
+        ("event", old.event != new.event),
+        ("owner", old.owner != new.owner),
+        ("deadline", old.deadline_ms != p.deadline_ms),
+        ("not_before", old.not_before_ms != new.not_before_ms),
+        ("exclude_event_id", old.exclude_event_id != new.exclude_event_id),
+    ] {
+        if differs {
+            out.push(name);
+        }
+    }
+    let same_condition = match (st.view(slot).and_then(|v| v.shape.map(|s| (s, v.params))), &p.compiled) {
+        (None, None) => true,
+        (Some((shape, params)), Some((new_shape, _))) => {
+            shape.key == new_shape.key && params.len() == p.params.len() && params.iter().zip(p.params.iter()).all(|(a, b)| a.to_json() == b.to_json())
+        }
+        _ => false,
+    };
+    if !same_condition {
+        out.push("condition (with its trigger values)");
+    }
+    if out.is_empty() {
+        // Equal in effect, given differently (a timeout for a deadline, another trigger
+        // field order with other unread fields, a lookback window).
+        out.push("how it was given (timeout, lookback or trigger fields the condition does not read)");
+    }
+    out
 }
 
 /// What verification needs of a subscription, stored or about to be.

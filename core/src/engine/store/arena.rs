@@ -47,7 +47,7 @@ impl Arena {
         let fits = self.chunks.last().is_some_and(|c| c.capacity() - c.len() >= data.len() && c.capacity() == CHUNK);
         if !fits {
             if self.chunks.len() >= MAX_CHUNKS {
-                return Err(Error::new("limit_exceeded", "the store's string arena is full (4 GiB of ids, owners and string parameters)"));
+                return Err(Error::limit_exceeded("the store's string arena is full (4 GiB of ids, owners and string parameters)"));
             }
             self.chunks.push(Vec::with_capacity(CHUNK.max(data.len())));
         }

@@ -270,7 +270,7 @@ impl Store {
                 }
                 None => {
                     self.arena.free(blob);
-                    return Err(Error::new("limit_exceeded", "more than 2^31 subscriptions"));
+                    return Err(Error::limit_exceeded("more than 2^31 subscriptions"));
                 }
             },
         };

@@ -41,7 +41,7 @@ impl Owners {
                 id
             }
             None => {
-                let id = OwnerId::try_new(self.recs.len()).ok_or_else(|| Error::new("limit_exceeded", "more than 2^32 owners"))?;
+                let id = OwnerId::try_new(self.recs.len()).ok_or_else(|| Error::limit_exceeded("more than 2^32 owners"))?;
                 self.recs.push(rec);
                 id
             }
