@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde_json::Value as Json;
 
 use celmatch::{Config, Dialect, EventFields, Kind, Subscription};
@@ -298,6 +298,34 @@ fn batch_error(py: Python<'_>, index: usize, err: PyErr, results: Vec<Bound<'_, 
 }
 
 impl Engine {
+    /// An `add_many` record as the core's JSON record: Python times and durations become
+    /// milliseconds; everything else converts as JSON. A non-dict converts as it is (and then
+    /// fails alone as `invalid_subscription`).
+    fn record_json(&self, rec: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
+        let max_depth = self.max_event_depth() + 1;
+        let Ok(d) = rec.cast::<PyDict>() else { return to_json(rec, what, max_depth) };
+        let mut out = serde_json::Map::new();
+        for (k, v) in d.iter() {
+            let key = extract_str(&k, &format!("{what} key"))?;
+            let field = format!("{what}[{key:?}]");
+            // Numbers are seconds; anything else that is not a datetime or timedelta goes to
+            // the core as it is, which accepts strings and rejects the rest for this record
+            // alone (`invalid_subscription`).
+            let number = (v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>()) && !v.is_instance_of::<PyBool>();
+            let value = match key.as_str() {
+                "deadline" | "not_before" | "notBefore" if number || time::is_datetime(&v)? => Json::from(time::instant_ms(&v, &field)?),
+                "lookback" if v.is_instance_of::<PyBool>() => match v.extract::<bool>()? {
+                    true => Json::from(self.lookback_max_age_ms),
+                    false => continue,
+                },
+                "timeout" | "lookback" if number || time::is_timedelta(&v)? => Json::from(time::duration_ms(&v, &field)?),
+                _ => to_json(&v, &field, max_depth)?,
+            };
+            out.insert(key, value);
+        }
+        Ok(Json::Object(out))
+    }
+
     /// The deepest nesting accepted in events and triggers (the engine's `max_event_depth`).
     fn max_event_depth(&self) -> usize {
         self.inner.config().limits.max_event_depth
@@ -588,10 +616,13 @@ impl Engine {
     /// add_many(records) -> list[Fired | None]
     ///
     /// Adds many subscriptions at once, without the GIL while loading. Each record is a dict
-    /// shaped like a line of the CLI's NDJSON input: ``{"id", "kind": "wait" | "cancel",
-    /// "event", "if", "trigger", "owner", "deadline", "not_before", "timeout", "lookback",
-    /// "exclude_event_id"}`` (times as epoch ms or RFC 3339, durations as ms or strings like
-    /// ``"30m"``).
+    /// with the keys of a line of the CLI's NDJSON input: ``{"id", "kind": "wait" | "cancel",
+    /// "event", "if" (or "condition"), "trigger", "owner", "deadline", "not_before",
+    /// "timeout", "lookback", "exclude_event_id"}``, with Python's units as everywhere in
+    /// this package: instants as aware datetimes or epoch seconds (or RFC 3339 strings),
+    /// durations as seconds or timedeltas (or strings like ``"30m"``), ``lookback=True`` for
+    /// the configured window. What ``get`` returns is such a record. An unknown key is an
+    /// error (``invalid_subscription``), never ignored.
     ///
     /// Returns:
     ///     one entry per record: the Fired value of a wait that fired from lookback, else None.
@@ -614,7 +645,7 @@ impl Engine {
             let rec = rec?;
             // Any JSON value converts; one that is not an object then fails alone, as
             // `invalid_subscription`, like every other unreadable record.
-            let json = to_json(&rec, &format!("records[{i}]"), self.max_event_depth() + 1)?;
+            let json = self.record_json(&rec, &format!("records[{i}]"))?;
             parsed.push(Subscription::from_record(&json));
         }
         // A malformed record fails alone, in its place; the others are added in one call.

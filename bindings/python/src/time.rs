@@ -12,11 +12,11 @@ use crate::convert::type_name;
 static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TIMEDELTA: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-fn is_datetime(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub fn is_datetime(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     obj.is_instance(DATETIME.import(obj.py(), "datetime", "datetime")?)
 }
 
-fn is_timedelta(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+pub fn is_timedelta(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
     obj.is_instance(TIMEDELTA.import(obj.py(), "datetime", "timedelta")?)
 }
 

@@ -68,7 +68,19 @@ def added_json(r):
     return None if r is None else fired_json(r)
 
 
+# The shared cases write times and spans in milliseconds (the NDJSON record); Python's
+# add_many takes Python units: seconds.
+MS_KEYS = ("timeout", "lookback", "deadline", "not_before", "notBefore")
+
+
+def python_record(r):
+    if not isinstance(r, dict):
+        return r
+    return {k: v / 1000 if k in MS_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool) else v for k, v in r.items()}
+
+
 def add_many(eng, records):
+    records = [python_record(r) for r in records]
     try:
         return [added_json(r) for r in eng.add_many(records)]
     except CelmatchError as e:

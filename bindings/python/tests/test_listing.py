@@ -1,8 +1,10 @@
 """Listing what is registered: get, `in`, iteration, subscriptions_of, and bounded expiry."""
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-from celmatch import Engine, ManualClock
+import pytest
+
+from celmatch import CelmatchError, Engine, ManualClock
 
 T0 = 1_700_000_000
 
@@ -68,4 +70,31 @@ def test_expire_in_bounded_batches():
         if len(batch) < 4:
             break
     assert batches == [["w0", "w1", "w2", "w3"], ["w4", "w5", "w6", "w7"], ["w8", "w9"]]
+    assert len(eng) == 0
+
+
+def test_add_many_takes_python_units_and_what_get_returns():
+    eng = Engine(clock=ManualClock(T0))
+    eng.add_many(
+        [
+            {"id": "a", "event": "app/e", "timeout": 60},
+            {"id": "b", "event": "app/e", "timeout": timedelta(minutes=2)},
+            {"id": "c", "event": "app/e", "deadline": T0 + 180},
+            {"id": "d", "event": "app/e", "deadline": datetime.fromtimestamp(T0 + 240, tz=timezone.utc)},
+            {"id": "e", "event": "app/e", "timeout": "5m"},
+        ]
+    )
+    assert [eng.get(i)["deadline"] for i in "abcde"] == [datetime.fromtimestamp(T0 + s, tz=timezone.utc) for s in (60, 120, 180, 240, 300)]
+    # A record from get adds back (its "condition" spelling included).
+    rec = eng.get("a")
+    copy = Engine(clock=ManualClock(T0))
+    copy.add_many([rec])
+    assert copy.get("a") == rec
+
+
+def test_add_many_rejects_unknown_keys():
+    eng = Engine()
+    with pytest.raises(CelmatchError) as ei:
+        eng.add_many([{"id": "w", "event": "app/e", "iff": "true"}])
+    assert ei.value.code == "invalid_subscription" and "did you mean" in str(ei.value)
     assert len(eng) == 0

@@ -244,9 +244,12 @@ class Engine:
             CelmatchError: ``id_conflict``, ``invalid_subscription``, ``limit_exceeded``.
         """
     def add_many(self, records: Iterable[Union[Mapping[str, _JSON], _JSON]], /) -> list[Optional[Fired]]:
-        """Adds many subscriptions at once (records shaped like the CLI's NDJSON lines:
-        ``id``, ``kind``, ``event``, ``if``, ``trigger``, ``owner``, ``deadline``,
-        ``not_before``, ``timeout``, ``lookback``, ``exclude_event_id``).
+        """Adds many subscriptions at once (records with the keys of the CLI's NDJSON lines:
+        ``id``, ``kind``, ``event``, ``if`` or ``condition``, ``trigger``, ``owner``,
+        ``deadline``, ``not_before``, ``timeout``, ``lookback``, ``exclude_event_id``), in
+        Python's units: instants as aware datetimes or epoch seconds, durations as seconds or
+        timedeltas (strings like ``"30m"`` and RFC 3339 times work too). What ``get`` returns
+        is such a record. An unknown key is ``invalid_subscription``, never ignored.
 
         Returns:
             per record, the Fired value of a wait that fired from lookback, else None.
