@@ -205,7 +205,7 @@ impl<'a> Value<'a> {
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,
             (Value::Type(a), Value::Type(b)) => a == b,
-            (a, b) if a.is_number() && b.is_number() => compare_numbers(a, b) == Some(Ordering::Equal),
+            (a, b) if a.is_number() && b.is_number() => numbers_equal(a, b),
             _ => false,
         }
     }
@@ -225,7 +225,11 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Exact comparison across int, uint and double (no rounding through f64 for integers).
+/// Numeric order across int, uint and double, as CEL specifies it (the cel-spec tests
+/// `comparisons/*_big_lossy_double`): int and uint order exactly among themselves, and an
+/// integer meets a double by being converted to double. So `9223372036854775807 <
+/// 9223372036854775808.0` is false: 2^63 - 1 rounds to 2^63. The range index maps every
+/// number to `f64` the same way, so its probe agrees with this order by construction.
 pub fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -233,31 +237,30 @@ pub fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
         (Value::Int(x), Value::UInt(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Value::UInt(x), Value::Int(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
-        (Value::Int(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
-        (Value::UInt(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
-        (Value::Double(x), Value::Int(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
-        (Value::Double(x), Value::UInt(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
+        (Value::Int(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
+        (Value::UInt(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
+        (Value::Double(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Value::Double(x), Value::UInt(y)) => x.partial_cmp(&(*y as f64)),
         _ => None,
     }
 }
 
-fn cmp_int_double(i: i128, d: f64) -> Option<Ordering> {
-    if d.is_nan() {
-        return None;
+/// Numeric equality across int, uint and double, exact: `9223372036854775807 ==
+/// 9223372036854775808.0` is false, although neither orders before the other. No cel-spec
+/// test decides this corner, exact is the mathematical answer, and the equality index
+/// hashes an integral double as the integer it equals (`1.0` as `1`), which only exact
+/// equality keeps free of false negatives.
+fn numbers_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Double(y)) | (Value::Double(y), Value::Int(x)) => exact_int_double(*x as i128, *y),
+        (Value::UInt(x), Value::Double(y)) | (Value::Double(y), Value::UInt(x)) => exact_int_double(*x as i128, *y),
+        _ => compare_numbers(a, b) == Some(Ordering::Equal),
     }
-    // Every i64/u64 lies strictly inside ±2^65; doubles beyond that are decided by sign.
-    const LIMIT: f64 = 36893488147419103232.0; // 2^65
-    if d >= LIMIT {
-        return Some(Ordering::Less);
-    }
-    if d <= -LIMIT {
-        return Some(Ordering::Greater);
-    }
-    let t = d.trunc();
-    match i.cmp(&(t as i128)) {
-        Ordering::Equal => 0.0f64.partial_cmp(&(d - t)),
-        o => Some(o),
-    }
+}
+
+fn exact_int_double(i: i128, d: f64) -> bool {
+    // Every i64/u64 lies strictly inside ±2^65, where `as i128` is exact for integral doubles.
+    d.fract() == 0.0 && d.abs() < 36893488147419103232.0 && d as i128 == i
 }
 
 impl fmt::Display for Value<'_> {
@@ -293,15 +296,15 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
 }
 
 pub fn format_duration(d: &TimeDelta) -> String {
-    let nanos = d.num_nanoseconds();
-    match nanos {
-        Some(n) if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
-        Some(n) => {
-            let s = format!("{:.9}", n as f64 / 1e9);
-            format!("{}s", s.trim_end_matches('0'))
-        }
-        None => format!("{}s", d.num_seconds()),
+    // Seconds and nanoseconds, not one nanosecond count: CEL durations reach ±10,000 years,
+    // past the ±292 years of nanoseconds in an `i64`.
+    let (secs, nanos) = (d.num_seconds(), d.subsec_nanos());
+    if nanos == 0 {
+        return format!("{secs}s");
     }
+    let sign = if secs < 0 || nanos < 0 { "-" } else { "" };
+    let frac = format!("{:09}", nanos.unsigned_abs());
+    format!("{sign}{}.{}s", secs.unsigned_abs(), frac.trim_end_matches('0'))
 }
 
 impl Value<'_> {
