@@ -333,6 +333,33 @@ impl Value<'_> {
     }
 }
 
+impl Value<'_> {
+    /// A rendering that keeps the CEL type of every value (`{"uint": "1"}`, `{"double":
+    /// "1.0"}`, `{"bytes": [0, 255]}`, maps as lists of entries), for the conformance runner,
+    /// which must tell `1` from `1u` and `1.0`, and strings from bytes. Numbers are strings
+    /// so that no JSON reader rounds them; doubles use Rust's shortest round-trip form.
+    pub fn to_tagged_json(&self) -> Json {
+        let tag = |t: &str, v: Json| Json::Object([(t.to_owned(), v)].into_iter().collect());
+        match self {
+            Value::Null => tag("null", Json::Null),
+            Value::Bool(b) => tag("bool", Json::Bool(*b)),
+            Value::Int(i) => tag("int", Json::String(i.to_string())),
+            Value::UInt(u) => tag("uint", Json::String(u.to_string())),
+            Value::Double(d) => tag("double", Json::String(format!("{d:?}"))),
+            Value::Str(s) => tag("string", Json::String(s.to_string())),
+            Value::Bytes(b) => tag("bytes", Json::Array(b.iter().map(|x| Json::from(*x)).collect())),
+            Value::List(l) => tag("list", Json::Array(l.iter().map(|v| v.to_tagged_json()).collect())),
+            Value::Map(m) => tag(
+                "map",
+                Json::Array(m.keys().iter().map(|k| Json::Array(vec![k.to_tagged_json(), m.get(k).unwrap_or(Value::Null).to_tagged_json()])).collect()),
+            ),
+            Value::Timestamp(t) => tag("timestamp", Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))),
+            Value::Duration(d) => tag("duration", Json::String(format!("{}ns", d.num_seconds() as i128 * 1_000_000_000 + d.subsec_nanos() as i128))),
+            Value::Type(t) => tag("type", Json::String((*t).to_owned())),
+        }
+    }
+}
+
 fn base64_encode(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);

@@ -15,6 +15,10 @@ pub(crate) enum Vars {
     Condition { trigger: bool },
     /// A key expression or trigger filter: `event` is the incoming event.
     Key,
+    /// Every free identifier names a top-level field of the input. Only the cel-spec
+    /// conformance runner uses it: those tests name their variables freely (`x`, `y`), and
+    /// their bindings become the fields of one JSON object.
+    Env,
 }
 
 /// The prefix of the identifiers that stand for lifted literals (`__cm_p0`, `__cm_p1`, …).
@@ -158,6 +162,7 @@ impl Converter<'_> {
         }
         Ok(match (name, self.vars) {
             ("async", Vars::Condition { .. }) | ("event", Vars::Key) => Expr::Path(Arc::from([])),
+            (name, Vars::Env) if type_name(name) == "type" && name != "type" => Expr::Path(Arc::from([Arc::from(name)])),
             ("event", Vars::Condition { trigger: true }) => Expr::Trigger(Vec::new(), self.span(e)),
             ("event", Vars::Condition { trigger: false }) => {
                 return Err(self.err(K::UnknownVariable, "`event` (the trigger) is only available when a trigger is given", e))
@@ -168,7 +173,7 @@ impl Converter<'_> {
             _ => {
                 let known = match self.vars {
                     Vars::Condition { .. } => "`async` (the incoming event) and `event` (the trigger)",
-                    Vars::Key => "`event` (the incoming event)",
+                    Vars::Key | Vars::Env => "`event` (the incoming event)",
                 };
                 return Err(self.err(K::UnknownVariable, format!("unknown variable `{name}`; known: {known}"), e));
             }

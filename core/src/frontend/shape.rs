@@ -73,6 +73,14 @@ impl Compiled {
         eval(&self.shape.expr, &mut cx).map(|v| v.to_json())
     }
 
+    /// Evaluates and renders the result with its CEL type (see `Value::to_tagged_json`); for
+    /// the conformance runner, not API.
+    #[doc(hidden)]
+    pub fn eval_tagged(&self, event: &Json) -> Result<Json, EvalError> {
+        let mut cx = Ctx::new(event, &self.params, self.dialect);
+        eval(&self.shape.expr, &mut cx).map(|v| v.to_tagged_json())
+    }
+
     /// Evaluates as a condition: `Ok(true)` only for the boolean `true`. A non-boolean result
     /// is the error `not_bool`, except `null` in the lenient dialect, which is `false`.
     pub fn matches(&self, event: &Json) -> Result<bool, EvalError> {
