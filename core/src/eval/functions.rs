@@ -207,6 +207,7 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
         Func::TimePart(part) => time_part(part, &args[0], args.get(1)).unwrap_or_else(|| Err(bad(&args))),
         // `eval` decides this one before evaluating its argument (an error counts as true).
         Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(args[0], Value::Bool(false)))),
+        Func::Ext(x) => super::ext::call(x, args),
     }
 }
 

@@ -4,6 +4,7 @@
 //! value at its end becomes a [`Value`] (borrowing, not copying, strings, lists and maps).
 //! Errors are values: they flow through `&&`/`||` with CEL's absorption rules and never panic.
 
+mod ext;
 mod functions;
 mod value;
 

@@ -131,7 +131,109 @@ pub(crate) enum Func {
     /// `@not_strictly_false`: true unless the argument is `false` (macro loop conditions).
     NotStrictlyFalse,
     TimePart(TimePart),
+    /// A function of one of CEL's standard extension libraries.
+    Ext(Ext),
 }
+
+/// The functions of cel-go's standard extensions that celmatch implements: strings, math
+/// and base64 (`ext.Strings`, `ext.Math`, `ext.Encoders`). Namespaced ones (`math.abs`) are
+/// global functions whose name holds the namespace; the indexes know none of them, so any
+/// conjunct calling one is verified, never used to choose candidates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Ext {
+    CharAt,
+    IndexOf,
+    LastIndexOf,
+    Join,
+    Replace,
+    Split,
+    Substring,
+    Trim,
+    Reverse,
+    Format,
+    Quote,
+    Greatest,
+    Least,
+    Abs,
+    Sign,
+    Ceil,
+    Floor,
+    Round,
+    Trunc,
+    Sqrt,
+    IsNaN,
+    IsInf,
+    IsFinite,
+    BitAnd,
+    BitOr,
+    BitXor,
+    BitNot,
+    BitShiftLeft,
+    BitShiftRight,
+    Base64Encode,
+    Base64Decode,
+}
+
+impl Ext {
+    /// Every extension function: its name, whether it is called as a method, and the fewest
+    /// and most arguments it takes, the receiver counted.
+    const TABLE: &'static [(Ext, &'static str, bool, usize, usize)] = &[
+        (Ext::CharAt, "charAt", true, 2, 2),
+        (Ext::IndexOf, "indexOf", true, 2, 3),
+        (Ext::LastIndexOf, "lastIndexOf", true, 2, 3),
+        (Ext::Join, "join", true, 1, 2),
+        (Ext::Replace, "replace", true, 3, 4),
+        (Ext::Split, "split", true, 2, 3),
+        (Ext::Substring, "substring", true, 2, 3),
+        (Ext::Trim, "trim", true, 1, 1),
+        (Ext::Reverse, "reverse", true, 1, 1),
+        (Ext::Format, "format", true, 2, 2),
+        (Ext::Quote, "strings.quote", false, 1, 1),
+        (Ext::Greatest, "math.greatest", false, 1, usize::MAX),
+        (Ext::Least, "math.least", false, 1, usize::MAX),
+        (Ext::Abs, "math.abs", false, 1, 1),
+        (Ext::Sign, "math.sign", false, 1, 1),
+        (Ext::Ceil, "math.ceil", false, 1, 1),
+        (Ext::Floor, "math.floor", false, 1, 1),
+        (Ext::Round, "math.round", false, 1, 1),
+        (Ext::Trunc, "math.trunc", false, 1, 1),
+        (Ext::Sqrt, "math.sqrt", false, 1, 1),
+        (Ext::IsNaN, "math.isNaN", false, 1, 1),
+        (Ext::IsInf, "math.isInf", false, 1, 1),
+        (Ext::IsFinite, "math.isFinite", false, 1, 1),
+        (Ext::BitAnd, "math.bitAnd", false, 2, 2),
+        (Ext::BitOr, "math.bitOr", false, 2, 2),
+        (Ext::BitXor, "math.bitXor", false, 2, 2),
+        (Ext::BitNot, "math.bitNot", false, 1, 1),
+        (Ext::BitShiftLeft, "math.bitShiftLeft", false, 2, 2),
+        (Ext::BitShiftRight, "math.bitShiftRight", false, 2, 2),
+        (Ext::Base64Encode, "base64.encode", false, 1, 1),
+        (Ext::Base64Decode, "base64.decode", false, 1, 1),
+    ];
+
+    fn lookup(name: &str, method: bool, argc: usize) -> Option<Ext> {
+        Ext::TABLE
+            .iter()
+            .find(|(_, n, m, lo, hi)| *n == name && *m == method && (*lo..=*hi).contains(&argc))
+            .map(|(f, ..)| *f)
+    }
+
+    fn entry(self) -> &'static (Ext, &'static str, bool, usize, usize) {
+        Ext::TABLE.iter().find(|(f, ..)| *f == self).expect("every Ext is in TABLE")
+    }
+
+    pub fn name(self) -> &'static str {
+        self.entry().1
+    }
+
+    pub fn is_method(self) -> bool {
+        self.entry().2
+    }
+}
+
+/// The namespaces of the extension functions: `math.abs(x)` parses as the method `abs` on a
+/// variable `math`, which the converter reads as the function `math.abs` instead.
+pub(crate) const NAMESPACES: &[&str] = &["math", "strings", "base64", "optional", "cel"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TimePart {
@@ -170,6 +272,9 @@ impl Func {
             ("type", false) => Type,
             ("dyn", false) => Dyn,
             ("@not_strictly_false", false) => NotStrictlyFalse,
+            (name, method) if self::Ext::TABLE.iter().any(|(_, n, m, ..)| *n == name && *m == method) => {
+                return self::Ext::lookup(name, method, argc).map(Ext)
+            }
             (name, true) => TimePart(match name {
                 "getFullYear" => self::TimePart::FullYear,
                 "getMonth" => self::TimePart::Month,
@@ -190,6 +295,7 @@ impl Func {
             Contains | StartsWith | EndsWith | Matches => argc == 2,
             Int | UInt | Double | String | Bool | Bytes | Timestamp | Duration | Type | Dyn | NotStrictlyFalse => argc == 1,
             TimePart(_) => argc == 1 || argc == 2,
+            Ext(_) => true,
         };
         arity_ok.then_some(f)
     }
@@ -227,13 +333,18 @@ impl Func {
                 self::TimePart::Seconds => "getSeconds",
                 self::TimePart::Milliseconds => "getMilliseconds",
             },
+            Ext(e) => e.name(),
         }
     }
 
     /// Printed as `receiver.name(args)` rather than `name(args)`.
     fn is_method(self) -> bool {
         use Func::*;
-        matches!(self, Contains | StartsWith | EndsWith | Matches | LowerAscii | UpperAscii | TimePart(_))
+        match self {
+            Contains | StartsWith | EndsWith | Matches | LowerAscii | UpperAscii | TimePart(_) => true,
+            Ext(e) => e.is_method(),
+            _ => false,
+        }
     }
 }
 
@@ -248,7 +359,16 @@ impl Expr {
         match self {
             Expr::Lit(v) => matches!(v, Value::Bool(_)),
             Expr::Has(..) | Expr::Not(_) | Expr::And(..) | Expr::Or(..) | Expr::Cmp(..) | Expr::In(..) => true,
-            Expr::Call(f, _) => matches!(f, Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches | Func::NotStrictlyFalse | Func::Bool),
+            Expr::Call(f, _) => matches!(
+                f,
+                Func::Contains
+                    | Func::StartsWith
+                    | Func::EndsWith
+                    | Func::Matches
+                    | Func::NotStrictlyFalse
+                    | Func::Bool
+                    | Func::Ext(Ext::IsNaN | Ext::IsInf | Ext::IsFinite)
+            ),
             Expr::Cond(_, a, b) => a.is_boolean() && b.is_boolean(),
             _ => false,
         }

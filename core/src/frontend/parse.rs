@@ -1,7 +1,7 @@
 //! The one module that knows the `cel` crate's parser and AST: it parses the text and converts
 //! the crate's tree into ours, resolving variables and functions on the way.
 
-use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func};
+use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func, NAMESPACES};
 use crate::error::{CompileError, CompileErrorKind as K, Span};
 use crate::eval::Value;
 use cel::common::ast::{operators as op, EntryExpr, Expr as CelExpr, IdedExpr, LiteralValue, SourceInfo};
@@ -40,6 +40,19 @@ fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> R
         let (line, col) = first.map_or((1, 1), |e| e.pos);
         let msg = first.map_or_else(|| "invalid expression".to_owned(), |e| e.msg.clone());
         // The parser's columns are 1-based; an error at the end of input points past it.
+        // The parser knows the optional syntax and quoted field names only to refuse them:
+        // name the feature, as the `unsupported` error every other missing feature gets.
+        let feature = match () {
+            _ if !msg.starts_with("unsupported syntax") => None,
+            _ if msg.contains('?') => Some("optional syntax (`.?field`, `[?index]`, `{?key: v}`, `[?x]`) is not supported"),
+            _ if msg.contains('`') => Some("backtick-quoted field names are not supported; write `x[\"name\"]`"),
+            _ => None,
+        };
+        if let Some(feature) = feature {
+            let (line, col) = first.map_or((1, 1), |e| e.pos);
+            let start = offset_of(src, line.max(1) as usize, (col.max(1) - 1) as usize);
+            return CompileError::new(K::Unsupported, feature, src, Span { start, end: (start + 1).min(src.len()).max(start) });
+        }
         let start = if msg.contains("<EOF>") { src.len() } else { offset_of(src, line.max(1) as usize, (col.max(1) - 1) as usize) };
         CompileError::new(K::Parse, msg, src, Span { start, end: (start + 1).min(src.len()).max(start) })
     })?;
@@ -181,6 +194,27 @@ impl Converter<'_> {
     }
 
     fn call(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let name = call.func_name.as_str();
+        if let Some(t) = &call.target {
+            // `math.abs(x)` reaches us as the method `abs` on a variable `math`.
+            if let CelExpr::Ident(ns) = &t.expr {
+                if NAMESPACES.contains(&ns.as_str()) && !self.scope.iter().any(|s| s == ns) {
+                    return self.namespaced(ns, call, e, d);
+                }
+            }
+            // The two-variable macros (`all(i, v, …)`) are not expanded by the parser: say so
+            // here, before their variables would be reported as unknown.
+            let two_var = matches!(name, "all" | "exists" | "existsOne" | "exists_one") && call.args.len() == 3
+                || matches!(name, "transformList" | "transformMap" | "transformMapEntry");
+            if two_var && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
+                let msg = format!("the two-variable comprehension `{name}` is not supported");
+                return Err(self.err(K::Unsupported, msg, e));
+            }
+            if OPTIONAL_METHODS.contains(&name) {
+                let msg = format!("optional values are not supported (`.{name}()`)");
+                return Err(self.err(K::Unsupported, msg, e));
+            }
+        }
         let mut args = Vec::with_capacity(call.args.len() + 1);
         if let Some(t) = &call.target {
             args.push(self.convert(t, d)?);
@@ -188,7 +222,6 @@ impl Converter<'_> {
         for a in &call.args {
             args.push(self.convert(a, d)?);
         }
-        let name = call.func_name.as_str();
         let binary = |args: Vec<Expr>| -> (Box<Expr>, Box<Expr>) {
             let mut it = args.into_iter();
             (it.next().expect("two args").bx(), it.next().expect("two args").bx())
@@ -239,16 +272,68 @@ impl Converter<'_> {
                 None => {
                     let what = if call.target.is_some() { "method" } else { "function" };
                     let msg = format!("unknown {what} `{name}` with {} argument(s)", call.args.len());
-                    // The parser places a call at its `(`: point at the name instead.
-                    let mut span = self.span(e);
-                    let before = self.src[..span.start].trim_end();
-                    if before.ends_with(name) {
-                        span.start = before.len() - name.len();
-                    }
-                    return Err(CompileError::new(K::UnknownFunction, msg, self.src, span));
+                    return Err(CompileError::new(K::UnknownFunction, msg, self.src, self.call_name_span(name, e)));
                 }
             },
         })
+    }
+}
+
+/// Methods of optional values (cel-go's `optional` library).
+const OPTIONAL_METHODS: &[&str] = &["hasValue", "value", "orValue", "or", "optMap", "optFlatMap"];
+
+impl Converter<'_> {
+    /// A call in one of the extension namespaces (`math.greatest(…)`, `cel.bind(…)`).
+    fn namespaced(&mut self, ns: &str, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let full = format!("{ns}.{}", call.func_name);
+        if full == "cel.bind" && call.args.len() == 3 {
+            return self.bind(call, e, d);
+        }
+        if ns == "optional" {
+            return Err(self.err(K::Unsupported, format!("optional values are not supported (`{full}`)"), e));
+        }
+        let args = call.args.iter().map(|a| self.convert(a, d)).collect::<Result<Vec<_>, _>>()?;
+        match Func::lookup(&full, false, args.len()) {
+            Some(f) => Ok(Expr::Call(f, args)),
+            None => {
+                let msg = format!("unknown function `{full}` with {} argument(s)", args.len());
+                Err(CompileError::new(K::UnknownFunction, msg, self.src, self.call_name_span(&full, e)))
+            }
+        }
+    }
+
+    /// `cel.bind(x, init, body)`: `body` with `x` bound to `init`. It becomes what cel-go
+    /// expands it to, a comprehension over an empty list whose accumulator is `x`: no new
+    /// node kind, and the evaluator's scoping of locals serves it as is.
+    fn bind(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &call.args[0].expr else {
+            return Err(self.err(K::Parse, "cel.bind needs a variable name as its first argument", e));
+        };
+        let accu_init = self.convert(&call.args[1], d)?;
+        let base = self.scope.len() as u32;
+        // The iteration variable of the empty loop: a name no identifier can have.
+        self.scope.push(String::new());
+        self.scope.push(var.clone());
+        let result = self.convert(&call.args[2], d);
+        self.scope.truncate(base as usize);
+        Ok(Expr::Comprehension(Box::new(Comprehension {
+            base,
+            range: Expr::List(Vec::new()),
+            accu_init,
+            loop_cond: Expr::Lit(Value::Bool(false)),
+            loop_step: Expr::Local(base + 1),
+            result: result?,
+        })))
+    }
+
+    /// The parser places a call at its `(`: point at the name instead.
+    fn call_name_span(&self, name: &str, e: &IdedExpr) -> Span {
+        let mut span = self.span(e);
+        let before = self.src[..span.start].trim_end();
+        if before.ends_with(name) {
+            span.start = before.len() - name.len();
+        }
+        span
     }
 }
 
