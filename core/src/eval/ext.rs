@@ -133,8 +133,73 @@ pub(super) fn call<'a>(f: Ext, args: Vec<Value<'a>>) -> EvalResult<'a> {
         (Ext::BitShiftRight, [UInt(a), Int(n)]) => UInt(if *n >= 64 { 0 } else { a >> n }),
         (Ext::Base64Encode, [Value::Bytes(b)]) => string(super::value::base64_encode(b)),
         (Ext::Base64Decode, [Str(s)]) => Value::Bytes(base64_decode(s).ok_or_else(|| invalid("invalid base64 input"))?.into()),
+        (Ext::Slice, [Value::List(l), Int(start), Int(end)]) => {
+            let len = l.len() as i64;
+            if *start < 0 || *end < 0 || start > end || *end > len {
+                return Err(EvalError::new(K::IndexOutOfRange, format!("cannot slice({start}, {end}) a list of size {len}")));
+            }
+            list((*start..*end).filter_map(|i| l.get(i as usize)).collect())
+        }
+        (Ext::Flatten, [Value::List(l), rest @ ..]) => {
+            let depth = match rest {
+                [] => 1,
+                [Int(d)] if *d >= 0 => *d,
+                [Int(d)] => return Err(invalid(format!("flatten: negative depth {d}"))),
+                _ => return Err(bad()),
+            };
+            let mut out = Vec::new();
+            flatten(l.iter(), depth, &mut out);
+            list(out)
+        }
+        (Ext::Distinct, [Value::List(l)]) => {
+            let mut out: Vec<Value<'a>> = Vec::new();
+            for v in l.iter() {
+                if !out.iter().any(|x| x.equals(&v)) {
+                    out.push(v);
+                }
+            }
+            list(out)
+        }
+        (Ext::Range, [Int(n)]) => match *n {
+            0..=RANGE_MAX => list((0..*n).map(Int).collect()),
+            _ => return Err(invalid(format!("lists.range({n}): the length must lie in 0..={RANGE_MAX}"))),
+        },
+        (Ext::Sort, [Value::List(l)]) => {
+            let mut items: Vec<Value<'a>> = l.iter().collect();
+            let orderable = |v: &Value<'_>| {
+                matches!(v, Bool(_) | Int(_) | UInt(_) | Double(_) | Str(_) | Value::Bytes(_) | Value::Timestamp(_) | Value::Duration(_))
+            };
+            if let Some(v) = items.iter().find(|v| !orderable(v)) {
+                return Err(no_overload("sort", &[v]));
+            }
+            // Every pair must order (no `"b"` among ints) before the sort can be trusted.
+            if let Some(first) = items.first() {
+                if let Some(v) = items.iter().find(|v| first.compare(v).is_err()) {
+                    return Err(no_overload("sort", &[first, v]));
+                }
+            }
+            items.sort_by(|a, b| a.compare(b).ok().flatten().unwrap_or(Ordering::Equal));
+            list(items)
+        }
+        (Ext::SetsContains, [Value::List(a), Value::List(b)]) => Bool(b.iter().all(|x| a.iter().any(|y| y.equals(&x)))),
+        (Ext::SetsEquivalent, [Value::List(a), Value::List(b)]) => {
+            Bool(b.iter().all(|x| a.iter().any(|y| y.equals(&x))) && a.iter().all(|x| b.iter().any(|y| y.equals(&x))))
+        }
+        (Ext::SetsIntersects, [Value::List(a), Value::List(b)]) => Bool(a.iter().any(|x| b.iter().any(|y| y.equals(&x)))),
         _ => return Err(bad()),
     })
+}
+
+/// The longest list `lists.range` builds: a bound on the memory one evaluation can take.
+const RANGE_MAX: i64 = 1_000_000;
+
+fn flatten<'a>(items: impl Iterator<Item = Value<'a>>, depth: i64, out: &mut Vec<Value<'a>>) {
+    for v in items {
+        match v {
+            Value::List(inner) if depth > 0 => flatten(inner.iter().collect::<Vec<_>>().into_iter(), depth - 1, out),
+            v => out.push(v),
+        }
+    }
 }
 
 /// Code-point index of the first `sub` at or after `from` (cel-go: an empty `sub` is found

@@ -135,8 +135,9 @@ pub(crate) enum Func {
     Ext(Ext),
 }
 
-/// The functions of cel-go's standard extensions that celmatch implements: strings, math
-/// and base64 (`ext.Strings`, `ext.Math`, `ext.Encoders`). Namespaced ones (`math.abs`) are
+/// The functions of cel-go's standard extensions that celmatch implements: strings, math,
+/// base64, lists and sets (`ext.Strings`, `ext.Math`, `ext.Encoders`, `ext.Lists`,
+/// `ext.Sets`). Namespaced ones (`math.abs`) are
 /// global functions whose name holds the namespace; the indexes know none of them, so any
 /// conjunct calling one is verified, never used to choose candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -172,6 +173,14 @@ pub(crate) enum Ext {
     BitShiftRight,
     Base64Encode,
     Base64Decode,
+    Slice,
+    Flatten,
+    Distinct,
+    Range,
+    Sort,
+    SetsContains,
+    SetsEquivalent,
+    SetsIntersects,
 }
 
 impl Ext {
@@ -209,6 +218,14 @@ impl Ext {
         (Ext::BitShiftRight, "math.bitShiftRight", false, 2, 2),
         (Ext::Base64Encode, "base64.encode", false, 1, 1),
         (Ext::Base64Decode, "base64.decode", false, 1, 1),
+        (Ext::Slice, "slice", true, 3, 3),
+        (Ext::Flatten, "flatten", true, 1, 2),
+        (Ext::Distinct, "distinct", true, 1, 1),
+        (Ext::Range, "lists.range", false, 1, 1),
+        (Ext::Sort, "sort", true, 1, 1),
+        (Ext::SetsContains, "sets.contains", false, 2, 2),
+        (Ext::SetsEquivalent, "sets.equivalent", false, 2, 2),
+        (Ext::SetsIntersects, "sets.intersects", false, 2, 2),
     ];
 
     fn lookup(name: &str, method: bool, argc: usize) -> Option<Ext> {
@@ -233,7 +250,7 @@ impl Ext {
 
 /// The namespaces of the extension functions: `math.abs(x)` parses as the method `abs` on a
 /// variable `math`, which the converter reads as the function `math.abs` instead.
-pub(crate) const NAMESPACES: &[&str] = &["math", "strings", "base64", "optional", "cel"];
+pub(crate) const NAMESPACES: &[&str] = &["math", "strings", "base64", "lists", "sets", "optional", "cel"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TimePart {
@@ -367,7 +384,9 @@ impl Expr {
                     | Func::Matches
                     | Func::NotStrictlyFalse
                     | Func::Bool
-                    | Func::Ext(Ext::IsNaN | Ext::IsInf | Ext::IsFinite)
+                    | Func::Ext(
+                        Ext::IsNaN | Ext::IsInf | Ext::IsFinite | Ext::SetsContains | Ext::SetsEquivalent | Ext::SetsIntersects
+                    )
             ),
             Expr::Cond(_, a, b) => a.is_boolean() && b.is_boolean(),
             _ => false,

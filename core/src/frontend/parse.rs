@@ -210,6 +210,9 @@ impl Converter<'_> {
                 let msg = format!("the two-variable comprehension `{name}` is not supported");
                 return Err(self.err(K::Unsupported, msg, e));
             }
+            if name == "sortBy" && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
+                return Err(self.err(K::Unsupported, "the macro `sortBy` is not supported; `sort()` is", e));
+            }
             if OPTIONAL_METHODS.contains(&name) {
                 let msg = format!("optional values are not supported (`.{name}()`)");
                 return Err(self.err(K::Unsupported, msg, e));
