@@ -73,6 +73,12 @@ impl Compiled {
         eval(&self.shape.expr, &mut cx).map(|v| v.to_json())
     }
 
+    /// What the expression gives when that is provably never a boolean, whatever the event
+    /// (see `frontend::check`): a condition that can never fire.
+    pub(crate) fn non_boolean(&self) -> Option<&'static str> {
+        super::check::non_boolean(&self.shape.expr, &self.params)
+    }
+
     /// Evaluates and renders the result with its CEL type (see `Value::to_tagged_json`); for
     /// the conformance runner, not API.
     #[doc(hidden)]
