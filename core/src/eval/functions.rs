@@ -207,8 +207,32 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
         Func::TimePart(part) => time_part(part, &args[0], args.get(1)).unwrap_or_else(|| Err(bad(&args))),
         // `eval` decides this one before evaluating its argument (an error counts as true).
         Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(args[0], Value::Bool(false)))),
+        Func::MapInsert => map_insert(args),
         Func::Ext(x) => super::ext::call(x, args),
     }
+}
+
+/// `@mapInsert(map, key, value)` / `@mapInsert(map, entries)`: a new map with the entries
+/// added. Keys follow the rules of map literals; one already present is an error.
+fn map_insert<'a>(args: Vec<Value<'a>>) -> EvalResult<'a> {
+    let (Value::Map(m), new): (&Value<'a>, Vec<(Value<'a>, Value<'a>)>) = (&args[0], match &args[1..] {
+        [k, v] => vec![(k.clone(), v.clone())],
+        [Value::Map(e)] => e.keys().into_iter().map(|k| (k.clone(), e.get(&k).unwrap_or(Value::Null))).collect(),
+        _ => return Err(no_overload("@mapInsert", &args.iter().collect::<Vec<_>>())),
+    }) else {
+        return Err(no_overload("@mapInsert", &args.iter().collect::<Vec<_>>()));
+    };
+    let mut out: Vec<(Value<'a>, Value<'a>)> = m.keys().into_iter().map(|k| (k.clone(), m.get(&k).unwrap_or(Value::Null))).collect();
+    for (k, v) in new {
+        if !matches!(k, Value::Str(_) | Value::Int(_) | Value::UInt(_) | Value::Bool(_)) {
+            return Err(invalid(format!("unsupported map key type {}", k.type_name())));
+        }
+        if out.iter().any(|(x, _)| x.equals(&k)) {
+            return Err(invalid(format!("duplicate map key {k}")));
+        }
+        out.push((k, v));
+    }
+    Ok(Value::Map(super::Map::Owned(Arc::new(out))))
 }
 
 fn to_int(v: &Value<'_>) -> Option<Result<i64, EvalError>> {

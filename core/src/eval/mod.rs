@@ -157,18 +157,28 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
         }
         Expr::Comprehension(c) => {
             let range = eval(&c.range, cx)?;
-            let items: Vec<Value<'a>> = match &range {
-                Value::List(l) => l.iter().collect(),
-                Value::Map(m) => m.keys(),
-                v => return Err(no_overload("comprehension", &[v])),
+            // (first variable, second variable): element and nothing, or with two variables
+            // index and element (lists), key and value (maps).
+            let items: Vec<(Value<'a>, Value<'a>)> = match (&range, c.two_vars) {
+                (Value::List(l), false) => l.iter().map(|v| (v, Value::Null)).collect(),
+                (Value::List(l), true) => l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v)).collect(),
+                (Value::Map(m), false) => m.keys().into_iter().map(|k| (k, Value::Null)).collect(),
+                (Value::Map(m), true) => m.keys().into_iter().map(|k| (k.clone(), m.get(&k).unwrap_or(Value::Null))).collect(),
+                (v, _) => return Err(no_overload("comprehension", &[v])),
             };
             let accu = eval(&c.accu_init, cx);
             let base = c.base as usize;
             cx.locals.truncate(base);
             cx.locals.push(Ok(Value::Null));
             cx.locals.push(accu);
-            for item in items {
+            if c.two_vars {
+                cx.locals.push(Ok(Value::Null));
+            }
+            for (item, second) in items {
                 cx.locals[base] = Ok(item);
+                if c.two_vars {
+                    cx.locals[base + 2] = Ok(second);
+                }
                 if matches!(eval(&c.loop_cond, cx), Ok(Value::Bool(false))) {
                     break;
                 }

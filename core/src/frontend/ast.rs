@@ -41,12 +41,15 @@ pub(crate) enum Expr {
     Comprehension(Box<Comprehension>),
 }
 
-/// A macro expansion (`all`, `exists`, `exists_one`, `map`, `filter`). The iteration variable
-/// is `Local(base)` and the accumulator `Local(base + 1)`, where `base` is the number of locals
-/// in scope outside the comprehension.
+/// A macro expansion (`all`, `exists`, `exists_one`, `map`, `filter`, `cel.bind` and the
+/// two-variable forms). The iteration variable is `Local(base)` and the accumulator
+/// `Local(base + 1)`, where `base` is the number of locals in scope outside the
+/// comprehension. With `two_vars`, `Local(base)` is the index (lists) or key (maps) and
+/// `Local(base + 2)` the element or value.
 #[derive(Clone, Debug)]
 pub(crate) struct Comprehension {
     pub base: u32,
+    pub two_vars: bool,
     pub range: Expr,
     pub accu_init: Expr,
     pub loop_cond: Expr,
@@ -131,6 +134,9 @@ pub(crate) enum Func {
     /// `@not_strictly_false`: true unless the argument is `false` (macro loop conditions).
     NotStrictlyFalse,
     TimePart(TimePart),
+    /// `@mapInsert(map, key, value)` or `@mapInsert(map, entries)`: the map with the entry or
+    /// entries added; a key already present is an error (`transformMap` accumulators).
+    MapInsert,
     /// A function of one of CEL's standard extension libraries.
     Ext(Ext),
 }
@@ -289,6 +295,7 @@ impl Func {
             ("type", false) => Type,
             ("dyn", false) => Dyn,
             ("@not_strictly_false", false) => NotStrictlyFalse,
+            ("@mapInsert", false) => MapInsert,
             (name, method) if self::Ext::TABLE.iter().any(|(_, n, m, ..)| *n == name && *m == method) => {
                 return self::Ext::lookup(name, method, argc).map(Ext)
             }
@@ -312,6 +319,7 @@ impl Func {
             Contains | StartsWith | EndsWith | Matches => argc == 2,
             Int | UInt | Double | String | Bool | Bytes | Timestamp | Duration | Type | Dyn | NotStrictlyFalse => argc == 1,
             TimePart(_) => argc == 1 || argc == 2,
+            MapInsert => argc == 2 || argc == 3,
             Ext(_) => true,
         };
         arity_ok.then_some(f)
@@ -350,6 +358,7 @@ impl Func {
                 self::TimePart::Seconds => "getSeconds",
                 self::TimePart::Milliseconds => "getMilliseconds",
             },
+            MapInsert => "@mapInsert",
             Ext(e) => e.name(),
         }
     }
@@ -512,8 +521,9 @@ impl fmt::Display for Expr {
             }
             Expr::Comprehension(c) => write!(
                 f,
-                "__comprehension__(@{}, {}, @{}, {}, {}, {}, {})",
+                "__comprehension__(@{}{}, {}, @{}, {}, {}, {}, {})",
                 c.base,
+                if c.two_vars { format!(" @{}", c.base + 2) } else { String::new() },
                 c.range,
                 c.base + 1,
                 c.accu_init,

@@ -44,6 +44,9 @@ fn never_bool(e: &Expr, params: &[Value<'static>], locals: &mut Vec<Option<&'sta
             locals.push(None);
             let init = never_bool(&c.accu_init, params, locals);
             locals.push(init);
+            if c.two_vars {
+                locals.push(None);
+            }
             let step = init.and_then(|_| never_bool(&c.loop_step, params, locals));
             locals[base + 1] = step.and(init);
             let result = never_bool(&c.result, params, locals);
@@ -64,6 +67,7 @@ fn call_type(f: Func, args: &[Expr], params: &[Value<'static>], locals: &mut Vec
     Some(match f {
         Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches | Func::Bool | Func::NotStrictlyFalse => return None,
         Func::Dyn => return never_bool(&args[0], params, locals),
+        Func::MapInsert => "map",
         Func::Size | Func::Int | Func::TimePart(_) => "int",
         Func::UInt => "uint",
         Func::Double => "double",

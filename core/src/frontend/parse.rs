@@ -157,7 +157,7 @@ impl Converter<'_> {
                 })();
                 self.scope.truncate(base as usize);
                 let (loop_cond, loop_step, result) = body?;
-                Expr::Comprehension(Box::new(Comprehension { base, range, accu_init, loop_cond, loop_step, result }))
+                Expr::Comprehension(Box::new(Comprehension { base, two_vars: false, range, accu_init, loop_cond, loop_step, result }))
             }
             CelExpr::Struct(_) => return Err(self.err(K::Unsupported, "message literals are not supported", e)),
             CelExpr::Unspecified => return Err(self.err(K::Parse, "invalid expression", e)),
@@ -207,8 +207,7 @@ impl Converter<'_> {
             let two_var = matches!(name, "all" | "exists" | "existsOne" | "exists_one") && call.args.len() == 3
                 || matches!(name, "transformList" | "transformMap" | "transformMapEntry");
             if two_var && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
-                let msg = format!("the two-variable comprehension `{name}` is not supported");
-                return Err(self.err(K::Unsupported, msg, e));
+                return self.two_var_macro(name, t, &call.args, e, d);
             }
             if name == "sortBy" && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
                 return Err(self.err(K::Unsupported, "the macro `sortBy` is not supported; `sort()` is", e));
@@ -321,12 +320,72 @@ impl Converter<'_> {
         self.scope.truncate(base as usize);
         Ok(Expr::Comprehension(Box::new(Comprehension {
             base,
+            two_vars: false,
             range: Expr::List(Vec::new()),
             accu_init,
             loop_cond: Expr::Lit(Value::Bool(false)),
             loop_step: Expr::Local(base + 1),
             result: result?,
         })))
+    }
+
+    /// The two-variable macros, which the parser leaves as plain calls: `all`, `exists`,
+    /// `existsOne` with `(i, v, predicate)`, and `transformList`, `transformMap`,
+    /// `transformMapEntry` with `(i, v, [filter,] transform)`. Each becomes the comprehension
+    /// cel-go expands it to; for a list `i` is the index, for a map the key.
+    fn two_var_macro(&mut self, name: &str, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let (Some(CelExpr::Ident(v1)), Some(CelExpr::Ident(v2))) = (args.first().map(|a| &a.expr), args.get(1).map(|a| &a.expr)) else {
+            return Err(self.err(K::Parse, format!("`{name}` needs two variable names"), e));
+        };
+        let transform = name.starts_with("transform");
+        if !(args.len() == 3 || transform && args.len() == 4) {
+            return Err(self.err(K::UnknownFunction, format!("`{name}` takes 3 arguments{}", if transform { " or 4" } else { "" }), e));
+        }
+        if v1 == v2 {
+            return Err(self.err(K::Parse, format!("`{name}`: the two variables must differ"), e));
+        }
+        let range = self.convert(target, d)?;
+        let base = self.scope.len() as u32;
+        let accu = Expr::Local(base + 1);
+        self.scope.push(v1.clone());
+        // The accumulator's name is no identifier: the user cannot refer to it.
+        self.scope.push("@result".to_owned());
+        self.scope.push(v2.clone());
+        let body = args[2..].iter().map(|a| self.convert(a, d)).collect::<Result<Vec<_>, _>>();
+        self.scope.truncate(base as usize);
+        let mut body = body?;
+        let nsf = |x: Expr| Expr::Call(Func::NotStrictlyFalse, vec![x]);
+        let lit = |v: Value<'static>| Expr::Lit(v);
+        let (accu_init, loop_cond, loop_step, result) = match name {
+            "all" => {
+                let p = body.pop().expect("one");
+                (lit(Value::Bool(true)), nsf(accu.clone()), Expr::And(accu.clone().bx(), p.bx()), accu)
+            }
+            "exists" => {
+                let p = body.pop().expect("one");
+                (lit(Value::Bool(false)), nsf(Expr::Not(accu.clone().bx())), Expr::Or(accu.clone().bx(), p.bx()), accu)
+            }
+            "existsOne" | "exists_one" => {
+                let p = body.pop().expect("one");
+                let step = Expr::Cond(p.bx(), Expr::Arith(ArithOp::Add, accu.clone().bx(), lit(Value::Int(1)).bx()).bx(), accu.clone().bx());
+                (lit(Value::Int(0)), lit(Value::Bool(true)), step, Expr::Cmp(CmpOp::Eq, accu.bx(), lit(Value::Int(1)).bx()))
+            }
+            _ => {
+                let f = body.pop().expect("transform");
+                let filter = body.pop();
+                let (init, add) = match name {
+                    "transformList" => (Expr::List(Vec::new()), Expr::Arith(ArithOp::Add, accu.clone().bx(), Expr::List(vec![f]).bx())),
+                    "transformMap" => (Expr::Map(Vec::new()), Expr::Call(Func::MapInsert, vec![accu.clone(), Expr::Local(base), f])),
+                    _ => (Expr::Map(Vec::new()), Expr::Call(Func::MapInsert, vec![accu.clone(), f])),
+                };
+                let step = match filter {
+                    Some(c) => Expr::Cond(c.bx(), add.bx(), accu.clone().bx()),
+                    None => add,
+                };
+                (init, lit(Value::Bool(true)), step, accu)
+            }
+        };
+        Ok(Expr::Comprehension(Box::new(Comprehension { base, two_vars: true, range, accu_init, loop_cond, loop_step, result })))
     }
 
     /// The parser places a call at its `(`: point at the name instead.
