@@ -449,6 +449,20 @@ impl Expr {
 
 }
 
+/// A field name as `.name`, or as `["a.b"]` when it is not a plain identifier. The printed
+/// tree is the shape cache's key, so this must be injective: printed as `.a.b`, the field
+/// `"a.b"` would share a shape with the path `a` then `b`, and one subscription would be
+/// matched with the other's condition.
+fn write_field(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+    let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        write!(f, ".{name}")
+    } else {
+        write!(f, "[{name:?}]")
+    }
+}
+
 /// Prints CEL-like text: parameters as `$0`, the event root as `async`. The text of a shape is
 /// also its cache key, so two expressions print alike exactly when they have the same shape.
 impl fmt::Display for Expr {
@@ -467,15 +481,22 @@ impl fmt::Display for Expr {
             Expr::Param(i) => write!(f, "${i}"),
             Expr::Path(p) => {
                 f.write_str("async")?;
-                p.iter().try_for_each(|s| write!(f, ".{s}"))
+                p.iter().try_for_each(|s| write_field(f, s))
             }
             Expr::Trigger(p, _) => {
                 f.write_str("event")?;
-                p.iter().try_for_each(|s| write!(f, ".{s}"))
+                p.iter().try_for_each(|s| write_field(f, s))
             }
             Expr::Local(i) => write!(f, "@{i}"),
-            Expr::Select(e, field) => write!(f, "({e}).{field}"),
-            Expr::Has(e, field) => write!(f, "has(({e}).{field})"),
+            Expr::Select(e, field) => {
+                write!(f, "({e})")?;
+                write_field(f, field)
+            }
+            Expr::Has(e, field) => {
+                write!(f, "has(({e})")?;
+                write_field(f, field)?;
+                f.write_str(")")
+            }
             Expr::Index(a, b) => write!(f, "({a})[{b}]"),
             Expr::Not(e) => write!(f, "!({e})"),
             Expr::Neg(e) => write!(f, "-({e})"),
