@@ -34,18 +34,21 @@ pub(crate) fn parse(src: &str, vars: Vars, max_depth: usize, params: bool) -> Re
 }
 
 fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> Result<Expr, CompileError> {
-    let parser = cel::parser::Parser::new().max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16);
+    // Backtick-quoted field names (`` async.data.`content-type` ``) are plain field names
+    // once parsed; the parser implements them behind a flag, as cel-go does.
+    let parser = cel::parser::Parser::new()
+        .max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16)
+        .enable_ident_escape_syntax(true);
     let (ast, info) = parser.parse_with_source_info(src).map_err(|errs| {
         let first = errs.errors.first();
         let (line, col) = first.map_or((1, 1), |e| e.pos);
         let msg = first.map_or_else(|| "invalid expression".to_owned(), |e| e.msg.clone());
         // The parser's columns are 1-based; an error at the end of input points past it.
-        // The parser knows the optional syntax and quoted field names only to refuse them:
-        // name the feature, as the `unsupported` error every other missing feature gets.
+        // The parser knows the optional syntax only to refuse it: name the feature, as the
+        // `unsupported` error every other missing feature gets.
         let feature = match () {
             _ if !msg.starts_with("unsupported syntax") => None,
             _ if msg.contains('?') => Some("optional syntax (`.?field`, `[?index]`, `{?key: v}`, `[?x]`) is not supported"),
-            _ if msg.contains('`') => Some("backtick-quoted field names are not supported; write `x[\"name\"]`"),
             _ => None,
         };
         if let Some(feature) = feature {
