@@ -3,7 +3,7 @@
 //! Random conditions from a grammar that covers every operator the engine supports (nested
 //! `||`/`&&`/`!`, ternaries, method calls inside OR branches, comparisons with booleans, empty
 //! strings, null and other fields, `in` both ways, macros, arithmetic, missing fields, trigger
-//! binding, the extension functions, two-variable macros, `cel.bind`, numbers around 2^63)
+//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, numbers around 2^63)
 //! and random events drawn from the same small value pools so that they both hit and
 //! miss. For every event, the set the engine fires must equal the set whose condition,
 //! compiled with no cache and evaluated alone, is true. Both dialects.
@@ -52,7 +52,13 @@ fn atom(rng: &mut SmallRng) -> String {
     let sp = pick(rng, STR_PATHS);
     let np = pick(rng, NUM_PATHS);
     let ap = pick(rng, ANY_PATHS);
-    match rng.gen_range(0..37) {
+    match rng.gen_range(0..38) {
+        37 => format!(
+            "{}.orValue({}) == {}",
+            pick(rng, &["async.data.?s", "async.user.?email", "async.?data.id", "async.data.?missing.x"]),
+            str_lit(rng),
+            str_lit(rng)
+        ),
         // Extension functions and two-variable macros: never index access predicates, so
         // their conjunctions must reach verification.
         26 => format!("{sp}.indexOf({}) >= 0", str_lit(rng)),

@@ -3,7 +3,7 @@
 use super::value::{format_double, Value};
 use super::{no_overload, EvalResult};
 use crate::error::{EvalError, EvalErrorKind as K};
-use crate::frontend::ast::{ArithOp, Func, TimePart};
+use crate::frontend::ast::{ArithOp, Func, Opt, TimePart};
 use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeDelta, TimeZone, Timelike, Utc};
 use regex::Regex;
 use std::cell::RefCell;
@@ -208,7 +208,59 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
         // `eval` decides this one before evaluating its argument (an error counts as true).
         Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(args[0], Value::Bool(false)))),
         Func::MapInsert => map_insert(args),
+        Func::Opt(o) => optional(o, args),
         Func::Ext(x) => super::ext::call(x, args),
+    }
+}
+
+fn optional<'a>(o: Opt, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
+    let bad = |args: &[Value<'_>]| no_overload(o.name(), &args.iter().collect::<Vec<_>>());
+    Ok(match (o, args.as_mut_slice()) {
+        (Opt::Of, [v]) => Value::Optional(Some(Box::new(std::mem::replace(v, Value::Null)))),
+        (Opt::None, []) => Value::Optional(None),
+        (Opt::OfNonZeroValue, [v]) => Value::Optional((!is_zero(v)).then(|| Box::new(std::mem::replace(v, Value::Null)))),
+        (Opt::HasValue, [Value::Optional(x)]) => Value::Bool(x.is_some()),
+        (Opt::Value, [Value::Optional(x)]) => match x.take() {
+            Some(v) => *v,
+            None => return Err(invalid("optional.none() dereference")),
+        },
+        (Opt::OrValue, [Value::Optional(x), other]) => match x.take() {
+            Some(v) => *v,
+            None => std::mem::replace(other, Value::Null),
+        },
+        (Opt::Or, [Value::Optional(x), other @ Value::Optional(_)]) => match x.take() {
+            Some(v) => Value::Optional(Some(v)),
+            None => std::mem::replace(other, Value::Null),
+        },
+        (Opt::Select, [v, Value::Str(field)]) => {
+            let field = field.to_string();
+            return super::opt_select(std::mem::replace(v, Value::Null), &field, false);
+        }
+        (Opt::Index, [v, k]) => {
+            let k = k.clone();
+            return super::opt_index(std::mem::replace(v, Value::Null), &k, false);
+        }
+        (Opt::Elem, [v]) => std::mem::replace(v, Value::Null),
+        _ => return Err(bad(&args)),
+    })
+}
+
+/// The zero value of a type (`optional.ofNonZeroValue` gives none for it).
+fn is_zero(v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Int(i) => *i == 0,
+        Value::UInt(u) => *u == 0,
+        Value::Double(d) => *d == 0.0,
+        Value::Str(s) => s.is_empty(),
+        Value::Bytes(b) => b.is_empty(),
+        Value::List(l) => l.len() == 0,
+        Value::Map(m) => m.len() == 0,
+        Value::Timestamp(t) => t.timestamp() == 0 && t.timestamp_subsec_nanos() == 0,
+        Value::Duration(d) => d.is_zero(),
+        Value::Type(_) => false,
+        Value::Optional(o) => o.is_none(),
     }
 }
 

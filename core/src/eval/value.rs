@@ -21,6 +21,8 @@ pub enum Value<'a> {
     Timestamp(DateTime<Utc>),
     Duration(TimeDelta),
     Type(&'static str),
+    /// An optional value: `optional.of(x)` or `optional.none()`. Never read from an event.
+    Optional(Option<Box<Value<'a>>>),
 }
 
 /// A string borrowed from the event or shared with a literal.
@@ -153,6 +155,7 @@ impl<'a> Value<'a> {
             Value::Timestamp(t) => Value::Timestamp(t),
             Value::Duration(d) => Value::Duration(d),
             Value::Type(t) => Value::Type(t),
+            Value::Optional(o) => Value::Optional(o.map(|v| Box::new(v.into_owned()))),
         }
     }
 
@@ -170,6 +173,7 @@ impl<'a> Value<'a> {
             Value::Timestamp(_) => "google.protobuf.Timestamp",
             Value::Duration(_) => "google.protobuf.Duration",
             Value::Type(_) => "type",
+            Value::Optional(_) => "optional_type",
         }
     }
 
@@ -205,6 +209,11 @@ impl<'a> Value<'a> {
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,
             (Value::Type(a), Value::Type(b)) => a == b,
+            (Value::Optional(a), Value::Optional(b)) => match (a, b) {
+                (None, None) => true,
+                (Some(x), Some(y)) => x.equals(y),
+                _ => false,
+            },
             (a, b) if a.is_number() && b.is_number() => numbers_equal(a, b),
             _ => false,
         }
@@ -276,6 +285,8 @@ impl fmt::Display for Value<'_> {
             Value::Timestamp(t) => f.write_str(&format_timestamp(t)),
             Value::Duration(d) => f.write_str(&format_duration(d)),
             Value::Type(t) => f.write_str(t),
+            Value::Optional(None) => f.write_str("optional.none()"),
+            Value::Optional(Some(v)) => write!(f, "optional.of({v})"),
             other => f.write_str(&other.to_json().to_string()),
         }
     }
@@ -329,6 +340,7 @@ impl Value<'_> {
             Value::Timestamp(t) => Json::String(format_timestamp(t)),
             Value::Duration(d) => Json::String(format_duration(d)),
             Value::Type(t) => Json::String((*t).to_owned()),
+            Value::Optional(o) => o.as_ref().map_or(Json::Null, |v| v.to_json()),
         }
     }
 }
@@ -356,6 +368,7 @@ impl Value<'_> {
             Value::Timestamp(t) => tag("timestamp", Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))),
             Value::Duration(d) => tag("duration", Json::String(format!("{}ns", d.num_seconds() as i128 * 1_000_000_000 + d.subsec_nanos() as i128))),
             Value::Type(t) => tag("type", Json::String((*t).to_owned())),
+            Value::Optional(o) => tag("optional", o.as_ref().map_or(Json::Null, |v| v.to_tagged_json())),
         }
     }
 }

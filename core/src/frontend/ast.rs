@@ -137,8 +137,56 @@ pub(crate) enum Func {
     /// `@mapInsert(map, key, value)` or `@mapInsert(map, entries)`: the map with the entry or
     /// entries added; a key already present is an error (`transformMap` accumulators).
     MapInsert,
+    /// Optional values (cel-go's `optional` library and syntax).
+    Opt(Opt),
     /// A function of one of CEL's standard extension libraries.
     Ext(Ext),
+}
+
+/// Optional values: `optional.of(x)`, `optional.none()`, `optional.ofNonZeroValue(x)`, the
+/// methods `hasValue`, `value`, `orValue`, `or`, and the syntax `x.?f` (`Select`), `x[?k]`
+/// (`Index`), `[?e]` and `{?k: e}` (`Elem` marks an element or value that is left out when
+/// it is `optional.none()`). `optMap` and `optFlatMap` are macros, expanded by the converter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Opt {
+    Of,
+    None,
+    OfNonZeroValue,
+    HasValue,
+    Value,
+    OrValue,
+    Or,
+    Select,
+    Index,
+    Elem,
+}
+
+impl Opt {
+    /// (function, name, called as a method, argument count with the receiver)
+    const TABLE: &'static [(Opt, &'static str, bool, usize)] = &[
+        (Opt::Of, "optional.of", false, 1),
+        (Opt::None, "optional.none", false, 0),
+        (Opt::OfNonZeroValue, "optional.ofNonZeroValue", false, 1),
+        (Opt::HasValue, "hasValue", true, 1),
+        (Opt::Value, "value", true, 1),
+        (Opt::OrValue, "orValue", true, 2),
+        (Opt::Or, "or", true, 2),
+        (Opt::Select, "_?._", false, 2),
+        (Opt::Index, "_[?_]", false, 2),
+        (Opt::Elem, "?", false, 1),
+    ];
+
+    fn lookup(name: &str, method: bool, argc: usize) -> Option<Opt> {
+        Opt::TABLE.iter().find(|(_, n, m, c)| *n == name && *m == method && *c == argc).map(|(o, ..)| *o)
+    }
+
+    pub fn name(self) -> &'static str {
+        Opt::TABLE.iter().find(|(o, ..)| *o == self).expect("every Opt is in TABLE").1
+    }
+
+    fn is_method(self) -> bool {
+        Opt::TABLE.iter().find(|(o, ..)| *o == self).expect("every Opt is in TABLE").2
+    }
 }
 
 /// The functions of cel-go's standard extensions that celmatch implements: strings, math,
@@ -296,6 +344,9 @@ impl Func {
             ("dyn", false) => Dyn,
             ("@not_strictly_false", false) => NotStrictlyFalse,
             ("@mapInsert", false) => MapInsert,
+            (name, method) if self::Opt::TABLE.iter().any(|(_, n, m, _)| *n == name && *m == method) => {
+                return self::Opt::lookup(name, method, argc).map(Opt)
+            }
             (name, method) if self::Ext::TABLE.iter().any(|(_, n, m, ..)| *n == name && *m == method) => {
                 return self::Ext::lookup(name, method, argc).map(Ext)
             }
@@ -320,7 +371,7 @@ impl Func {
             Int | UInt | Double | String | Bool | Bytes | Timestamp | Duration | Type | Dyn | NotStrictlyFalse => argc == 1,
             TimePart(_) => argc == 1 || argc == 2,
             MapInsert => argc == 2 || argc == 3,
-            Ext(_) => true,
+            Opt(_) | Ext(_) => true,
         };
         arity_ok.then_some(f)
     }
@@ -359,6 +410,7 @@ impl Func {
                 self::TimePart::Milliseconds => "getMilliseconds",
             },
             MapInsert => "@mapInsert",
+            Opt(o) => o.name(),
             Ext(e) => e.name(),
         }
     }
@@ -369,6 +421,7 @@ impl Func {
         match self {
             Contains | StartsWith | EndsWith | Matches | LowerAscii | UpperAscii | TimePart(_) => true,
             Ext(e) => e.is_method(),
+            Opt(o) => o.is_method(),
             _ => false,
         }
     }
@@ -393,6 +446,7 @@ impl Expr {
                     | Func::Matches
                     | Func::NotStrictlyFalse
                     | Func::Bool
+                    | Func::Opt(Opt::HasValue)
                     | Func::Ext(
                         Ext::IsNaN | Ext::IsInf | Ext::IsFinite | Ext::SetsContains | Ext::SetsEquivalent | Ext::SetsIntersects
                     )

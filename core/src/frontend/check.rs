@@ -7,7 +7,7 @@
 //! subscription would never fire, silently; registering it is the compile error
 //! `not_boolean` instead. The check is conservative: anything it cannot decide passes.
 
-use super::ast::{Expr, Ext, Func};
+use super::ast::{Expr, Ext, Func, Opt};
 use crate::eval::Value;
 
 /// What `e` gives when that is provably not a boolean (its type, for the error message);
@@ -68,6 +68,10 @@ fn call_type(f: Func, args: &[Expr], params: &[Value<'static>], locals: &mut Vec
         Func::Contains | Func::StartsWith | Func::EndsWith | Func::Matches | Func::Bool | Func::NotStrictlyFalse => return None,
         Func::Dyn => return never_bool(&args[0], params, locals),
         Func::MapInsert => "map",
+        Func::Opt(o) => match o {
+            Opt::HasValue | Opt::Value | Opt::OrValue | Opt::Elem => return None,
+            Opt::Of | Opt::None | Opt::OfNonZeroValue | Opt::Or | Opt::Select | Opt::Index => "optional_type",
+        },
         Func::Size | Func::Int | Func::TimePart(_) => "int",
         Func::UInt => "uint",
         Func::Double => "double",

@@ -1,7 +1,7 @@
 //! The one module that knows the `cel` crate's parser and AST: it parses the text and converts
 //! the crate's tree into ours, resolving variables and functions on the way.
 
-use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func, NAMESPACES};
+use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func, Opt, NAMESPACES};
 use crate::error::{CompileError, CompileErrorKind as K, Span};
 use crate::eval::Value;
 use cel::common::ast::{operators as op, EntryExpr, Expr as CelExpr, IdedExpr, LiteralValue, SourceInfo};
@@ -38,24 +38,13 @@ fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> R
     // once parsed; the parser implements them behind a flag, as cel-go does.
     let parser = cel::parser::Parser::new()
         .max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16)
-        .enable_ident_escape_syntax(true);
+        .enable_ident_escape_syntax(true)
+        .enable_optional_syntax(true);
     let (ast, info) = parser.parse_with_source_info(src).map_err(|errs| {
         let first = errs.errors.first();
         let (line, col) = first.map_or((1, 1), |e| e.pos);
         let msg = first.map_or_else(|| "invalid expression".to_owned(), |e| e.msg.clone());
         // The parser's columns are 1-based; an error at the end of input points past it.
-        // The parser knows the optional syntax only to refuse it: name the feature, as the
-        // `unsupported` error every other missing feature gets.
-        let feature = match () {
-            _ if !msg.starts_with("unsupported syntax") => None,
-            _ if msg.contains('?') => Some("optional syntax (`.?field`, `[?index]`, `{?key: v}`, `[?x]`) is not supported"),
-            _ => None,
-        };
-        if let Some(feature) = feature {
-            let (line, col) = first.map_or((1, 1), |e| e.pos);
-            let start = offset_of(src, line.max(1) as usize, (col.max(1) - 1) as usize);
-            return CompileError::new(K::Unsupported, feature, src, Span { start, end: (start + 1).min(src.len()).max(start) });
-        }
         let start = if msg.contains("<EOF>") { src.len() } else { offset_of(src, line.max(1) as usize, (col.max(1) - 1) as usize) };
         CompileError::new(K::Parse, msg, src, Span { start, end: (start + 1).min(src.len()).max(start) })
     })?;
@@ -125,17 +114,22 @@ impl Converter<'_> {
             }
             CelExpr::Call(call) => self.call(call, e, d)?,
             CelExpr::List(list) => {
-                if !list.optional_indices.is_empty() {
-                    return Err(self.err(K::Unsupported, "optional list elements are not supported", e));
+                let mut items = Vec::with_capacity(list.elements.len());
+                for (i, x) in list.elements.iter().enumerate() {
+                    let item = self.convert(x, d)?;
+                    // `[?x]`: left out when `x` is `optional.none()`.
+                    items.push(if list.optional_indices.contains(&i) { Expr::Call(Func::Opt(Opt::Elem), vec![item]) } else { item });
                 }
-                Expr::List(list.elements.iter().map(|x| self.convert(x, d)).collect::<Result<_, _>>()?)
+                Expr::List(items)
             }
             CelExpr::Map(map) => {
                 let mut entries = Vec::with_capacity(map.entries.len());
                 for entry in &map.entries {
                     match &entry.expr {
-                        EntryExpr::MapEntry(m) if !m.optional => {
-                            entries.push((self.convert(&m.key, d)?, self.convert(&m.value, d)?))
+                        EntryExpr::MapEntry(m) => {
+                            let (k, v) = (self.convert(&m.key, d)?, self.convert(&m.value, d)?);
+                            // `{?k: v}`: the entry is left out when `v` is `optional.none()`.
+                            entries.push((k, if m.optional { Expr::Call(Func::Opt(Opt::Elem), vec![v]) } else { v }))
                         }
                         _ => return Err(self.err(K::Unsupported, "unsupported map entry", e)),
                     }
@@ -183,7 +177,7 @@ impl Converter<'_> {
             ("event", Vars::Condition { trigger: false }) => {
                 return Err(self.err(K::UnknownVariable, "`event` (the trigger) is only available when a trigger is given", e))
             }
-            ("int" | "uint" | "double" | "string" | "bool" | "bytes" | "list" | "map" | "null_type" | "type", _) => {
+            ("int" | "uint" | "double" | "string" | "bool" | "bytes" | "list" | "map" | "null_type" | "optional_type" | "type", _) => {
                 Expr::Lit(Value::Type(type_name(name)))
             }
             _ => {
@@ -215,9 +209,8 @@ impl Converter<'_> {
             if name == "sortBy" && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
                 return Err(self.err(K::Unsupported, "the macro `sortBy` is not supported; `sort()` is", e));
             }
-            if OPTIONAL_METHODS.contains(&name) {
-                let msg = format!("optional values are not supported (`.{name}()`)");
-                return Err(self.err(K::Unsupported, msg, e));
+            if matches!(name, "optMap" | "optFlatMap") && call.args.len() == 2 {
+                return self.opt_map(name == "optFlatMap", t, &call.args, e, d);
             }
         }
         let mut args = Vec::with_capacity(call.args.len() + 1);
@@ -284,18 +277,12 @@ impl Converter<'_> {
     }
 }
 
-/// Methods of optional values (cel-go's `optional` library).
-const OPTIONAL_METHODS: &[&str] = &["hasValue", "value", "orValue", "or", "optMap", "optFlatMap"];
-
 impl Converter<'_> {
     /// A call in one of the extension namespaces (`math.greatest(…)`, `cel.bind(…)`).
     fn namespaced(&mut self, ns: &str, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
         let full = format!("{ns}.{}", call.func_name);
         if full == "cel.bind" && call.args.len() == 3 {
             return self.bind(call, e, d);
-        }
-        if ns == "optional" {
-            return Err(self.err(K::Unsupported, format!("optional values are not supported (`{full}`)"), e));
         }
         let args = call.args.iter().map(|a| self.convert(a, d)).collect::<Result<Vec<_>, _>>()?;
         match Func::lookup(&full, false, args.len()) {
@@ -307,29 +294,51 @@ impl Converter<'_> {
         }
     }
 
-    /// `cel.bind(x, init, body)`: `body` with `x` bound to `init`. It becomes what cel-go
-    /// expands it to, a comprehension over an empty list whose accumulator is `x`: no new
-    /// node kind, and the evaluator's scoping of locals serves it as is.
+    /// `cel.bind(x, init, body)`: `body` with `x` bound to `init`.
     fn bind(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
         let CelExpr::Ident(var) = &call.args[0].expr else {
             return Err(self.err(K::Parse, "cel.bind needs a variable name as its first argument", e));
         };
-        let accu_init = self.convert(&call.args[1], d)?;
+        let init = self.convert(&call.args[1], d)?;
+        self.let_in(var, init, &call.args[2], d)
+    }
+
+    /// `body` with `var` bound to the value of `init`. It becomes what cel-go expands
+    /// `cel.bind` to, a comprehension over an empty list whose accumulator is `var`: no new
+    /// node kind, and the evaluator's scoping of locals serves it as is.
+    fn let_in(&mut self, var: &str, init: Expr, body: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
         let base = self.scope.len() as u32;
         // The iteration variable of the empty loop: a name no identifier can have.
         self.scope.push(String::new());
-        self.scope.push(var.clone());
-        let result = self.convert(&call.args[2], d);
+        self.scope.push(var.to_owned());
+        let result = self.convert(body, d);
         self.scope.truncate(base as usize);
         Ok(Expr::Comprehension(Box::new(Comprehension {
             base,
             two_vars: false,
             range: Expr::List(Vec::new()),
-            accu_init,
+            accu_init: init,
             loop_cond: Expr::Lit(Value::Bool(false)),
             loop_step: Expr::Local(base + 1),
             result: result?,
         })))
+    }
+
+    /// `o.optMap(x, e)` is `o.hasValue() ? optional.of(e with x = o.value()) :
+    /// optional.none()`; `optFlatMap` leaves out the `optional.of` (`e` gives an optional).
+    fn opt_map(&mut self, flat: bool, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &args[0].expr else {
+            return Err(self.err(K::Parse, "optMap / optFlatMap need a variable name as their first argument", e));
+        };
+        let o = self.convert(target, d)?;
+        let value = Expr::Call(Func::Opt(Opt::Value), vec![o.clone()]);
+        let mapped = self.let_in(var, value, &args[1], d)?;
+        let some = if flat { mapped } else { Expr::Call(Func::Opt(Opt::Of), vec![mapped]) };
+        Ok(Expr::Cond(
+            Expr::Call(Func::Opt(Opt::HasValue), vec![o]).bx(),
+            some.bx(),
+            Expr::Call(Func::Opt(Opt::None), Vec::new()).bx(),
+        ))
     }
 
     /// The two-variable macros, which the parser leaves as plain calls: `all`, `exists`,
@@ -464,6 +473,7 @@ pub(crate) fn type_name(name: &str) -> &'static str {
         "list" => "list",
         "map" => "map",
         "null_type" => "null_type",
+        "optional_type" => "optional_type",
         "google.protobuf.Timestamp" => "google.protobuf.Timestamp",
         "google.protobuf.Duration" => "google.protobuf.Duration",
         _ => "type",
