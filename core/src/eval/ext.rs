@@ -164,22 +164,10 @@ pub(super) fn call<'a>(f: Ext, args: Vec<Value<'a>>) -> EvalResult<'a> {
             0..=RANGE_MAX => list((0..*n).map(Int).collect()),
             _ => return Err(invalid(format!("lists.range({n}): the length must lie in 0..={RANGE_MAX}"))),
         },
-        (Ext::Sort, [Value::List(l)]) => {
-            let mut items: Vec<Value<'a>> = l.iter().collect();
-            let orderable = |v: &Value<'_>| {
-                matches!(v, Bool(_) | Int(_) | UInt(_) | Double(_) | Str(_) | Value::Bytes(_) | Value::Timestamp(_) | Value::Duration(_))
-            };
-            if let Some(v) = items.iter().find(|v| !orderable(v)) {
-                return Err(no_overload("sort", &[v]));
-            }
-            // Every pair must order (no `"b"` among ints) before the sort can be trusted.
-            if let Some(first) = items.first() {
-                if let Some(v) = items.iter().find(|v| first.compare(v).is_err()) {
-                    return Err(no_overload("sort", &[first, v]));
-                }
-            }
-            items.sort_by(|a, b| a.compare(b).ok().flatten().unwrap_or(Ordering::Equal));
-            list(items)
+        (Ext::Sort, [Value::List(l)]) => list(sorted(l.iter().collect(), |v| v.clone())?),
+        (Ext::SortByKeys, [Value::List(l), Value::List(keys)]) if l.len() == keys.len() => {
+            let pairs: Vec<(Value<'a>, Value<'a>)> = keys.iter().zip(l.iter()).collect();
+            list(sorted(pairs, |(k, _)| k.clone())?.into_iter().map(|(_, v)| v).collect())
         }
         (Ext::SetsContains, [Value::List(a), Value::List(b)]) => Bool(b.iter().all(|x| a.iter().any(|y| y.equals(&x)))),
         (Ext::SetsEquivalent, [Value::List(a), Value::List(b)]) => {
@@ -188,6 +176,26 @@ pub(super) fn call<'a>(f: Ext, args: Vec<Value<'a>>) -> EvalResult<'a> {
         (Ext::SetsIntersects, [Value::List(a), Value::List(b)]) => Bool(a.iter().any(|x| b.iter().any(|y| y.equals(&x)))),
         _ => return Err(bad()),
     })
+}
+
+/// `items` in the order of their keys (stable); every key must be orderable against the
+/// others (no `"b"` among ints, no lists).
+fn sorted<'a, T>(mut items: Vec<T>, key: impl Fn(&T) -> Value<'a>) -> Result<Vec<T>, EvalError> {
+    use Value::*;
+    let keys: Vec<Value<'a>> = items.iter().map(&key).collect();
+    let orderable = |v: &Value<'_>| matches!(v, Bool(_) | Int(_) | UInt(_) | Double(_) | Str(_) | Bytes(_) | Timestamp(_) | Duration(_));
+    if let Some(v) = keys.iter().find(|v| !orderable(v)) {
+        return Err(no_overload("sort", &[v]));
+    }
+    if let Some(first) = keys.first() {
+        if let Some(v) = keys.iter().find(|v| first.compare(v).is_err()) {
+            return Err(no_overload("sort", &[first, v]));
+        }
+    }
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by(|&a, &b| keys[a].compare(&keys[b]).ok().flatten().unwrap_or(Ordering::Equal));
+    let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
+    Ok(order.into_iter().map(|i| slots[i].take().expect("each index once")).collect())
 }
 
 /// The longest list `lists.range` builds: a bound on the memory one evaluation can take.

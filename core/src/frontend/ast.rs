@@ -232,6 +232,8 @@ pub(crate) enum Ext {
     Distinct,
     Range,
     Sort,
+    /// `@sortByAssociatedKeys(list, keys)`: `list` ordered by `keys` (what `sortBy` expands to).
+    SortByKeys,
     SetsContains,
     SetsEquivalent,
     SetsIntersects,
@@ -277,6 +279,7 @@ impl Ext {
         (Ext::Distinct, "distinct", true, 1, 1),
         (Ext::Range, "lists.range", false, 1, 1),
         (Ext::Sort, "sort", true, 1, 1),
+        (Ext::SortByKeys, "@sortByAssociatedKeys", false, 2, 2),
         (Ext::SetsContains, "sets.contains", false, 2, 2),
         (Ext::SetsEquivalent, "sets.equivalent", false, 2, 2),
         (Ext::SetsIntersects, "sets.intersects", false, 2, 2),

@@ -85,7 +85,7 @@ fn call_type(f: Func, args: &[Expr], params: &[Value<'static>], locals: &mut Vec
             Ext::CharAt | Ext::Join | Ext::Replace | Ext::Substring | Ext::Trim | Ext::Format | Ext::Quote | Ext::Base64Encode => "string",
             Ext::Reverse => "a string or list",
             Ext::IndexOf | Ext::LastIndexOf => "int",
-            Ext::Split | Ext::Slice | Ext::Flatten | Ext::Distinct | Ext::Range | Ext::Sort => "list",
+            Ext::Split | Ext::Slice | Ext::Flatten | Ext::Distinct | Ext::Range | Ext::Sort | Ext::SortByKeys => "list",
             Ext::Base64Decode => "bytes",
             Ext::Greatest | Ext::Least | Ext::Abs | Ext::Sign | Ext::Ceil | Ext::Floor | Ext::Round | Ext::Trunc | Ext::Sqrt => "a number",
             Ext::BitAnd | Ext::BitOr | Ext::BitXor | Ext::BitNot | Ext::BitShiftLeft | Ext::BitShiftRight => "an int or uint",

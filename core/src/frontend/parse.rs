@@ -206,8 +206,8 @@ impl Converter<'_> {
             if two_var && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
                 return self.two_var_macro(name, t, &call.args, e, d);
             }
-            if name == "sortBy" && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
-                return Err(self.err(K::Unsupported, "the macro `sortBy` is not supported; `sort()` is", e));
+            if name == "sortBy" && call.args.len() == 2 {
+                return self.sort_by(t, &call.args, e, d);
             }
             if matches!(name, "optMap" | "optFlatMap") && call.args.len() == 2 {
                 return self.opt_map(name == "optFlatMap", t, &call.args, e, d);
@@ -339,6 +339,30 @@ impl Converter<'_> {
             some.bx(),
             Expr::Call(Func::Opt(Opt::None), Vec::new()).bx(),
         ))
+    }
+
+    /// `l.sortBy(e, key)` is, as in cel-go, `@sortByAssociatedKeys(l, l.map(e, key))`.
+    fn sort_by(&mut self, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &args[0].expr else {
+            return Err(self.err(K::Parse, "sortBy needs a variable name as its first argument", e));
+        };
+        let list = self.convert(target, d)?;
+        let base = self.scope.len() as u32;
+        self.scope.push(var.clone());
+        self.scope.push("@result".to_owned());
+        let key = self.convert(&args[1], d);
+        self.scope.truncate(base as usize);
+        let accu = Expr::Local(base + 1);
+        let keys = Expr::Comprehension(Box::new(Comprehension {
+            base,
+            two_vars: false,
+            range: list.clone(),
+            accu_init: Expr::List(Vec::new()),
+            loop_cond: Expr::Lit(Value::Bool(true)),
+            loop_step: Expr::Arith(ArithOp::Add, accu.clone().bx(), Expr::List(vec![key?]).bx()),
+            result: accu,
+        }));
+        Ok(Expr::Call(Func::Ext(super::ast::Ext::SortByKeys), vec![list, keys]))
     }
 
     /// The two-variable macros, which the parser leaves as plain calls: `all`, `exists`,

@@ -42,7 +42,7 @@ use textproto::Node;
 
 /// The pass count CI holds the runner to (strict dialect, cel.dev/expr v0.26.0). Raise it as
 /// support grows; a drop below it fails the run, as does any wrong answer.
-const FLOOR: usize = 1908;
+const FLOOR: usize = 1914;
 
 /// A CEL value as the tests state it and as celmatch's tagged rendering gives it.
 #[derive(Clone, Debug)]
