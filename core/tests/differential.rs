@@ -3,7 +3,7 @@
 //! Random conditions from a grammar that covers every operator the engine supports (nested
 //! `||`/`&&`/`!`, ternaries, method calls inside OR branches, comparisons with booleans, empty
 //! strings, null and other fields, `in` both ways, macros, arithmetic, missing fields, trigger
-//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, numbers around 2^63)
+//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, IP networks, numbers around 2^63)
 //! and random events drawn from the same small value pools so that they both hit and
 //! miss. For every event, the set the engine fires must equal the set whose condition,
 //! compiled with no cache and evaluated alone, is true. Both dialects.
@@ -18,7 +18,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value as Json};
 use std::collections::BTreeSet;
 
-const STR_POOL: &[&str] = &["", "a", "ab", "abc", "inv_1", "inv_2", "x@acme.com", "vip", "b"];
+const STR_POOL: &[&str] = &["", "a", "ab", "abc", "inv_1", "inv_2", "x@acme.com", "vip", "b", "10.1.2.3"];
 // The last two meet at 2^63, where an int and a double order by the double's rounding.
 const NUM_POOL: &[&str] = &["0", "1", "1.0", "2", "2.5", "-1", "100", "101", "9007199254740993", "9223372036854775807", "9223372036854775808.0"];
 const STR_PATHS: &[&str] = &["async.data.s", "async.data.t", "async.user.email", "async.data.id"];
@@ -52,7 +52,8 @@ fn atom(rng: &mut SmallRng) -> String {
     let sp = pick(rng, STR_PATHS);
     let np = pick(rng, NUM_PATHS);
     let ap = pick(rng, ANY_PATHS);
-    match rng.gen_range(0..38) {
+    match rng.gen_range(0..39) {
+        38 => format!("cidr({}).containsIP({sp})", pick(rng, &["\"10.0.0.0/8\"", "\"10.1.2.3/32\"", "\"192.168.0.0/16\""])),
         37 => format!(
             "{}.orValue({}) == {}",
             pick(rng, &["async.data.?s", "async.user.?email", "async.?data.id", "async.data.?missing.x"]),

@@ -174,6 +174,38 @@ pub(super) fn call<'a>(f: Ext, args: Vec<Value<'a>>) -> EvalResult<'a> {
             Bool(b.iter().all(|x| a.iter().any(|y| y.equals(&x))) && a.iter().all(|x| b.iter().any(|y| y.equals(&x))))
         }
         (Ext::SetsIntersects, [Value::List(a), Value::List(b)]) => Bool(a.iter().any(|x| b.iter().any(|y| y.equals(&x)))),
+        (Ext::Ip, [Str(s)]) => Value::Ip(super::net::parse_ip(s)?),
+        (Ext::Cidr, [Str(s)]) => {
+            let (a, n) = super::net::parse_cidr(s)?;
+            Value::Cidr(a, n)
+        }
+        (Ext::IsIp, [Str(s)]) => Bool(super::net::parse_ip(s).is_ok()),
+        (Ext::IpIsCanonical, [Str(s)]) => Bool(super::net::parse_ip(s)?.to_string() == **s),
+        (Ext::Family, [Value::Ip(a)]) => Int(if a.is_ipv4() { 4 } else { 6 }),
+        (Ext::IsUnspecified, [Value::Ip(a)]) => Bool(a.is_unspecified()),
+        (Ext::IsLoopback, [Value::Ip(a)]) => Bool(a.is_loopback()),
+        (Ext::IsGlobalUnicast, [Value::Ip(a)]) => Bool(super::net::is_global_unicast(a)),
+        (Ext::IsLinkLocalMulticast, [Value::Ip(a)]) => Bool(super::net::is_link_local_multicast(a)),
+        (Ext::IsLinkLocalUnicast, [Value::Ip(a)]) => Bool(super::net::is_link_local_unicast(a)),
+        (Ext::ContainsIp, [Value::Cidr(net, n), ip]) => {
+            let ip = match ip {
+                Value::Ip(a) => *a,
+                Str(s) => super::net::parse_ip(s)?,
+                _ => return Err(bad()),
+            };
+            Bool(super::net::contains(net, *n, &ip))
+        }
+        (Ext::ContainsCidr, [Value::Cidr(net, n), other]) => {
+            let (a, m) = match other {
+                Value::Cidr(a, m) => (*a, *m),
+                Str(s) => super::net::parse_cidr(s)?,
+                _ => return Err(bad()),
+            };
+            Bool(m >= *n && super::net::contains(net, *n, &a))
+        }
+        (Ext::CidrIp, [Value::Cidr(a, _)]) => Value::Ip(*a),
+        (Ext::Masked, [Value::Cidr(a, n)]) => Value::Cidr(super::net::mask(a, *n), *n),
+        (Ext::PrefixLength, [Value::Cidr(_, n)]) => Int(*n as i64),
         _ => return Err(bad()),
     })
 }

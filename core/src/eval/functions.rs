@@ -173,7 +173,9 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
             Value::Str(_) => Ok(args.swap_remove(0)),
             Value::Bytes(b) => std::str::from_utf8(b).map(Value::string).map_err(|_| invalid("bytes are not valid UTF-8")),
             Value::Double(d) => Ok(Value::string(&format_double(*d))),
-            v @ (Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Timestamp(_) | Value::Duration(_)) => Ok(Value::string(&v.to_string())),
+            v @ (Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Timestamp(_) | Value::Duration(_) | Value::Ip(_) | Value::Cidr(..)) => {
+                Ok(Value::string(&v.to_string()))
+            }
             _ => Err(bad(&args)),
         },
         Func::Bool => match &args[0] {
@@ -261,6 +263,7 @@ fn is_zero(v: &Value<'_>) -> bool {
         Value::Duration(d) => d.is_zero(),
         Value::Type(_) => false,
         Value::Optional(o) => o.is_none(),
+        Value::Ip(_) | Value::Cidr(..) => false,
     }
 }
 

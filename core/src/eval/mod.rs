@@ -6,6 +6,7 @@
 
 mod ext;
 mod functions;
+mod net;
 mod value;
 
 pub use value::{List, Map, Value};

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -23,6 +24,11 @@ pub enum Value<'a> {
     Type(&'static str),
     /// An optional value: `optional.of(x)` or `optional.none()`. Never read from an event.
     Optional(Option<Box<Value<'a>>>),
+    /// An IP address (`ip("10.0.0.1")`, the network extension).
+    Ip(IpAddr),
+    /// A network, address and prefix length (`cidr("10.0.0.0/8")`); the address is kept as
+    /// written, `masked()` clears its host bits.
+    Cidr(IpAddr, u8),
 }
 
 /// A string borrowed from the event or shared with a literal.
@@ -156,6 +162,8 @@ impl<'a> Value<'a> {
             Value::Duration(d) => Value::Duration(d),
             Value::Type(t) => Value::Type(t),
             Value::Optional(o) => Value::Optional(o.map(|v| Box::new(v.into_owned()))),
+            Value::Ip(a) => Value::Ip(a),
+            Value::Cidr(a, n) => Value::Cidr(a, n),
         }
     }
 
@@ -174,6 +182,8 @@ impl<'a> Value<'a> {
             Value::Duration(_) => "google.protobuf.Duration",
             Value::Type(_) => "type",
             Value::Optional(_) => "optional_type",
+            Value::Ip(_) => "net.IP",
+            Value::Cidr(..) => "net.CIDR",
         }
     }
 
@@ -209,6 +219,8 @@ impl<'a> Value<'a> {
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,
             (Value::Type(a), Value::Type(b)) => a == b,
+            (Value::Ip(a), Value::Ip(b)) => a == b,
+            (Value::Cidr(a, n), Value::Cidr(b, m)) => a == b && n == m,
             (Value::Optional(a), Value::Optional(b)) => match (a, b) {
                 (None, None) => true,
                 (Some(x), Some(y)) => x.equals(y),
@@ -287,6 +299,8 @@ impl fmt::Display for Value<'_> {
             Value::Type(t) => f.write_str(t),
             Value::Optional(None) => f.write_str("optional.none()"),
             Value::Optional(Some(v)) => write!(f, "optional.of({v})"),
+            Value::Ip(a) => write!(f, "{a}"),
+            Value::Cidr(a, n) => write!(f, "{a}/{n}"),
             other => f.write_str(&other.to_json().to_string()),
         }
     }
@@ -341,6 +355,7 @@ impl Value<'_> {
             Value::Duration(d) => Json::String(format_duration(d)),
             Value::Type(t) => Json::String((*t).to_owned()),
             Value::Optional(o) => o.as_ref().map_or(Json::Null, |v| v.to_json()),
+            Value::Ip(_) | Value::Cidr(..) => Json::String(self.to_string()),
         }
     }
 }
@@ -369,6 +384,7 @@ impl Value<'_> {
             Value::Duration(d) => tag("duration", Json::String(format!("{}ns", d.num_seconds() as i128 * 1_000_000_000 + d.subsec_nanos() as i128))),
             Value::Type(t) => tag("type", Json::String((*t).to_owned())),
             Value::Optional(o) => tag("optional", o.as_ref().map_or(Json::Null, |v| v.to_tagged_json())),
+            Value::Ip(_) | Value::Cidr(..) => tag(self.type_name(), Json::String(self.to_string())),
         }
     }
 }

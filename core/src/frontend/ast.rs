@@ -190,8 +190,8 @@ impl Opt {
 }
 
 /// The functions of cel-go's standard extensions that celmatch implements: strings, math,
-/// base64, lists and sets (`ext.Strings`, `ext.Math`, `ext.Encoders`, `ext.Lists`,
-/// `ext.Sets`). Namespaced ones (`math.abs`) are
+/// base64, lists, sets and network addresses (`ext.Strings`, `ext.Math`, `ext.Encoders`,
+/// `ext.Lists`, `ext.Sets`, `ext.Network`). Namespaced ones (`math.abs`) are
 /// global functions whose name holds the namespace; the indexes know none of them, so any
 /// conjunct calling one is verified, never used to choose candidates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -237,6 +237,46 @@ pub(crate) enum Ext {
     SetsContains,
     SetsEquivalent,
     SetsIntersects,
+    Ip,
+    Cidr,
+    IsIp,
+    IpIsCanonical,
+    Family,
+    IsUnspecified,
+    IsLoopback,
+    IsGlobalUnicast,
+    IsLinkLocalMulticast,
+    IsLinkLocalUnicast,
+    ContainsIp,
+    ContainsCidr,
+    CidrIp,
+    Masked,
+    PrefixLength,
+}
+
+impl Ext {
+    /// True for the functions that can only give a boolean (or an error).
+    pub fn is_boolean(self) -> bool {
+        use Ext::*;
+        matches!(
+            self,
+            IsNaN
+                | IsInf
+                | IsFinite
+                | SetsContains
+                | SetsEquivalent
+                | SetsIntersects
+                | IsIp
+                | IpIsCanonical
+                | IsUnspecified
+                | IsLoopback
+                | IsGlobalUnicast
+                | IsLinkLocalMulticast
+                | IsLinkLocalUnicast
+                | ContainsIp
+                | ContainsCidr
+        )
+    }
 }
 
 impl Ext {
@@ -283,6 +323,21 @@ impl Ext {
         (Ext::SetsContains, "sets.contains", false, 2, 2),
         (Ext::SetsEquivalent, "sets.equivalent", false, 2, 2),
         (Ext::SetsIntersects, "sets.intersects", false, 2, 2),
+        (Ext::Ip, "ip", false, 1, 1),
+        (Ext::Cidr, "cidr", false, 1, 1),
+        (Ext::IsIp, "isIP", false, 1, 1),
+        (Ext::IpIsCanonical, "ip.isCanonical", false, 1, 1),
+        (Ext::Family, "family", true, 1, 1),
+        (Ext::IsUnspecified, "isUnspecified", true, 1, 1),
+        (Ext::IsLoopback, "isLoopback", true, 1, 1),
+        (Ext::IsGlobalUnicast, "isGlobalUnicast", true, 1, 1),
+        (Ext::IsLinkLocalMulticast, "isLinkLocalMulticast", true, 1, 1),
+        (Ext::IsLinkLocalUnicast, "isLinkLocalUnicast", true, 1, 1),
+        (Ext::ContainsIp, "containsIP", true, 2, 2),
+        (Ext::ContainsCidr, "containsCIDR", true, 2, 2),
+        (Ext::CidrIp, "ip", true, 1, 1),
+        (Ext::Masked, "masked", true, 1, 1),
+        (Ext::PrefixLength, "prefixLength", true, 1, 1),
     ];
 
     fn lookup(name: &str, method: bool, argc: usize) -> Option<Ext> {
@@ -307,7 +362,7 @@ impl Ext {
 
 /// The namespaces of the extension functions: `math.abs(x)` parses as the method `abs` on a
 /// variable `math`, which the converter reads as the function `math.abs` instead.
-pub(crate) const NAMESPACES: &[&str] = &["math", "strings", "base64", "lists", "sets", "optional", "cel"];
+pub(crate) const NAMESPACES: &[&str] = &["math", "strings", "base64", "lists", "sets", "optional", "cel", "ip"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum TimePart {
@@ -450,10 +505,7 @@ impl Expr {
                     | Func::NotStrictlyFalse
                     | Func::Bool
                     | Func::Opt(Opt::HasValue)
-                    | Func::Ext(
-                        Ext::IsNaN | Ext::IsInf | Ext::IsFinite | Ext::SetsContains | Ext::SetsEquivalent | Ext::SetsIntersects
-                    )
-            ),
+            ) || matches!(f, Func::Ext(e) if e.is_boolean()),
             Expr::Cond(_, a, b) => a.is_boolean() && b.is_boolean(),
             _ => false,
         }

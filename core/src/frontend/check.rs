@@ -80,15 +80,18 @@ fn call_type(f: Func, args: &[Expr], params: &[Value<'static>], locals: &mut Vec
         Func::Timestamp => "google.protobuf.Timestamp",
         Func::Duration => "google.protobuf.Duration",
         Func::Type => "type",
+        Func::Ext(e) if e.is_boolean() => return None,
         Func::Ext(e) => match e {
-            Ext::IsNaN | Ext::IsInf | Ext::IsFinite | Ext::SetsContains | Ext::SetsEquivalent | Ext::SetsIntersects => return None,
             Ext::CharAt | Ext::Join | Ext::Replace | Ext::Substring | Ext::Trim | Ext::Format | Ext::Quote | Ext::Base64Encode => "string",
             Ext::Reverse => "a string or list",
-            Ext::IndexOf | Ext::LastIndexOf => "int",
+            Ext::IndexOf | Ext::LastIndexOf | Ext::Family | Ext::PrefixLength => "int",
             Ext::Split | Ext::Slice | Ext::Flatten | Ext::Distinct | Ext::Range | Ext::Sort | Ext::SortByKeys => "list",
             Ext::Base64Decode => "bytes",
+            Ext::Ip | Ext::CidrIp => "net.IP",
+            Ext::Cidr | Ext::Masked => "net.CIDR",
             Ext::Greatest | Ext::Least | Ext::Abs | Ext::Sign | Ext::Ceil | Ext::Floor | Ext::Round | Ext::Trunc | Ext::Sqrt => "a number",
             Ext::BitAnd | Ext::BitOr | Ext::BitXor | Ext::BitNot | Ext::BitShiftLeft | Ext::BitShiftRight => "an int or uint",
+            _ => return None,
         },
     })
 }

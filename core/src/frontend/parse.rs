@@ -95,6 +95,16 @@ impl Converter<'_> {
             CelExpr::Literal(lit) => Expr::Lit(literal(lit)),
             CelExpr::Ident(name) => self.ident(name, e)?,
             CelExpr::Select(sel) => {
+                // The network extension's type names, `net.IP` and `net.CIDR`.
+                if let CelExpr::Ident(ns) = &sel.operand.expr {
+                    if ns == "net" && !sel.test && !self.scope.iter().any(|s| s == ns) {
+                        match sel.field.as_str() {
+                            "IP" => return Ok(Expr::Lit(Value::Type("net.IP"))),
+                            "CIDR" => return Ok(Expr::Lit(Value::Type("net.CIDR"))),
+                            _ => {}
+                        }
+                    }
+                }
                 let operand = self.convert(&sel.operand, d)?;
                 let field: Arc<str> = Arc::from(sel.field.as_str());
                 if sel.test {
@@ -498,6 +508,8 @@ pub(crate) fn type_name(name: &str) -> &'static str {
         "map" => "map",
         "null_type" => "null_type",
         "optional_type" => "optional_type",
+        "net.IP" => "net.IP",
+        "net.CIDR" => "net.CIDR",
         "google.protobuf.Timestamp" => "google.protobuf.Timestamp",
         "google.protobuf.Duration" => "google.protobuf.Duration",
         _ => "type",

@@ -42,7 +42,7 @@ use textproto::Node;
 
 /// The pass count CI holds the runner to (strict dialect, cel.dev/expr v0.26.0). Raise it as
 /// support grows; a drop below it fails the run, as does any wrong answer.
-const FLOOR: usize = 1914;
+const FLOOR: usize = 1983;
 
 /// A CEL value as the tests state it and as celmatch's tagged rendering gives it.
 #[derive(Clone, Debug)]
@@ -64,6 +64,8 @@ enum V {
     /// An optional value. The tests never expect one (their values have no such kind); it
     /// is here so that getting one reads as a wrong answer, not a crash.
     Optional(Option<Box<V>>),
+    /// A value of a type the tests cannot state (an IP address, a network): type and text.
+    Opaque(String, String),
 }
 
 impl PartialEq for V {
@@ -85,6 +87,7 @@ impl PartialEq for V {
             (Duration(a), Duration(b)) => a == b,
             (Type(a), Type(b)) => a == b,
             (Optional(a), Optional(b)) => a == b,
+            (Opaque(t, a), Opaque(u, b)) => t == u && a == b,
             _ => false,
         }
     }
@@ -182,6 +185,7 @@ fn type_of(v: &V) -> &'static str {
         V::Duration(_) => "duration",
         V::Type(_) => "type",
         V::Optional(_) => "optional",
+        V::Opaque(..) => "opaque",
     }
 }
 
@@ -209,7 +213,7 @@ fn from_tagged(j: &Json) -> V {
         }),
         "type" => V::Type(s().to_owned()),
         "optional" => V::Optional((!x.is_null()).then(|| Box::new(from_tagged(x)))),
-        other => panic!("unknown tag {other}"),
+        other => V::Opaque(other.to_owned(), s().to_owned()),
     }
 }
 
