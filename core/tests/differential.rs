@@ -3,10 +3,10 @@
 //! Random conditions from a grammar that covers every operator the engine supports (nested
 //! `||`/`&&`/`!`, ternaries, method calls inside OR branches, comparisons with booleans, empty
 //! strings, null and other fields, `in` both ways, macros, arithmetic, missing fields, trigger
-//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, IP networks, numbers around 2^63)
-//! and random events drawn from the same small value pools so that they both hit and
-//! miss. For every event, the set the engine fires must equal the set whose condition,
-//! compiled with no cache and evaluated alone, is true. Both dialects.
+//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, IP
+//! networks, numbers around 2^63) and random events drawn from the same small value pools
+//! so that they both hit and miss. For every event, the set the engine fires must equal the
+//! set whose condition, compiled with no cache and evaluated alone, is true. Both dialects.
 //!
 //! Size: `CELMATCH_DIFF_ROUNDS` rounds (default 2) of `CELMATCH_DIFF_SUBS` subscriptions
 //! (default 2,500) and `CELMATCH_DIFF_EVENTS` events (default 60) per dialect; the seed is
@@ -70,7 +70,7 @@ fn atom(rng: &mut SmallRng) -> String {
         31 => format!("sets.intersects(async.data.tags, [{}, {}])", str_lit(rng), str_lit(rng)),
         32 => format!("async.data.tags.exists(i, v, i == 0 && v == {})", str_lit(rng)),
         33 => format!("cel.bind(x, {np} * 2, x > {})", pick(rng, NUM_POOL)),
-        34 => format!("\"%s!\".format([{sp}]) == {}", format!("{:?}", format!("{}!", pick(rng, STR_POOL)))),
+        34 => format!("\"%s!\".format([{sp}]) == {:?}", format!("{}!", pick(rng, STR_POOL))),
         35 => format!("base64.encode(bytes({sp})) == {}", pick(rng, &["\"YQ==\"", "\"\"", "\"dmlw\""])),
         36 => format!("({np} == {} && {sp}.trim().reverse() == {})", pick(rng, NUM_POOL), str_lit(rng)),
         24 => format!("({np} >= {} && {np} < {})", pick(rng, NUM_POOL), pick(rng, NUM_POOL)),
