@@ -5,7 +5,9 @@
 # bytes are the ones every other user of that version gets. Idempotent: a data directory
 # already holding this version is left alone.
 #
-# Needs: go (any version with modules). Takes about a second on a warm network.
+# Needs: go (any version with modules). Takes about a second on a warm network. (The npm
+# package @bufbuild/cel-spec carries the same tests compiled to JavaScript, not as text
+# protos, so it is no substitute.)
 set -euo pipefail
 VERSION=v0.26.0
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -13,6 +15,10 @@ dest="$here/data"
 if [[ -f "$dest/VERSION" && "$(cat "$dest/VERSION")" == "cel.dev/expr@$VERSION" ]]; then
     echo "cel-spec tests cel.dev/expr@$VERSION already in $dest"
     exit 0
+fi
+if ! command -v go >/dev/null 2>&1; then
+    echo "fetch.sh: needs the Go toolchain (go mod download) to fetch cel.dev/expr@$VERSION" >&2
+    exit 1
 fi
 cache="$(mktemp -d)"
 trap 'rm -rf "$cache"' EXIT
