@@ -57,12 +57,20 @@ pub(super) fn call<'a>(f: Ext, args: Vec<Value<'a>>) -> EvalResult<'a> {
             }
             string(parts.join(sep))
         }
-        (Ext::Replace, [Str(s), Str(from), Str(to), rest @ ..]) => match rest {
-            [] => string(s.replace(&**from, to)),
-            [Int(n)] if *n < 0 => string(s.replace(&**from, to)),
-            [Int(n)] => string(s.replacen(&**from, to, *n as usize)),
-            _ => return Err(bad()),
-        },
+        (Ext::Replace, [Str(s), Str(from), Str(to), rest @ ..]) => {
+            let limit = match rest {
+                [] => usize::MAX,
+                [Int(n)] if *n < 0 => usize::MAX,
+                [Int(n)] => *n as usize,
+                _ => return Err(bad()),
+            };
+            // `s.replace("", s)` would square the length of `s`: bound the result first.
+            let matches = if from.is_empty() { s.chars().count() + 1 } else { s.matches(&**from).count() }.min(limit);
+            if s.len().saturating_add(matches.saturating_mul(to.len())) > MAX_STRING_BYTES {
+                return Err(invalid(format!("replace: the result would exceed {MAX_STRING_BYTES} bytes")));
+            }
+            string(if limit == usize::MAX { s.replace(&**from, to) } else { s.replacen(&**from, to, limit) })
+        }
         (Ext::Split, [Str(s), Str(sep), rest @ ..]) => {
             let n = match rest {
                 [] => -1,
@@ -229,6 +237,12 @@ fn sorted<'a, T>(mut items: Vec<T>, key: impl Fn(&T) -> Value<'a>) -> Result<Vec
     let mut slots: Vec<Option<T>> = items.drain(..).map(Some).collect();
     Ok(order.into_iter().map(|i| slots[i].take().expect("each index once")).collect())
 }
+
+/// The longest string `replace` builds: a bound on the memory one evaluation can take.
+const MAX_STRING_BYTES: usize = 16 << 20;
+
+/// The largest precision of a `format` clause (`%.1000000000f` would allocate a gigabyte).
+const MAX_PRECISION: usize = 100;
 
 /// The longest list `lists.range` builds: a bound on the memory one evaluation can take.
 const RANGE_MAX: i64 = 1_000_000;
@@ -401,7 +415,13 @@ fn format(template: &str, args: &[Value<'_>]) -> Result<String, EvalError> {
                 digits.push(*d);
                 chars.next();
             }
-            precision = Some(digits.parse::<usize>().map_err(|_| invalid("could not parse formatting clause: bad precision"))?);
+            precision = Some(
+                digits
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|p| *p <= MAX_PRECISION)
+                    .ok_or_else(|| invalid(format!("could not parse formatting clause: precision must lie in 0..={MAX_PRECISION}")))?,
+            );
         }
         let verb = chars.next().ok_or_else(|| invalid("could not parse formatting clause: missing verb"))?;
         if !"sdfebox X".contains(verb) || verb == ' ' {
