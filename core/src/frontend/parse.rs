@@ -209,8 +209,8 @@ impl Converter<'_> {
                     return self.namespaced(ns, call, e, d);
                 }
             }
-            // The two-variable macros (`all(i, v, …)`) are not expanded by the parser: say so
-            // here, before their variables would be reported as unknown.
+            // Macros the parser leaves as plain calls: expand them here, before their
+            // variables would be converted (and reported as unknown).
             let two_var = matches!(name, "all" | "exists" | "existsOne" | "exists_one") && call.args.len() == 3
                 || matches!(name, "transformList" | "transformMap" | "transformMapEntry");
             if two_var && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
