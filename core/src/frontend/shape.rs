@@ -74,8 +74,10 @@ impl Compiled {
     }
 
     /// What the expression gives when that is provably never a boolean, whatever the event
-    /// (see `frontend::check`): a condition that can never fire.
-    pub(crate) fn non_boolean(&self) -> Option<&'static str> {
+    /// (see `frontend::check`): a condition that can never fire, which the engine refuses
+    /// as `not_boolean`. Public for the fuzz targets, not API.
+    #[doc(hidden)]
+    pub fn non_boolean(&self) -> Option<&'static str> {
         super::check::non_boolean(&self.shape.expr, &self.params)
     }
 
