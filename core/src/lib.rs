@@ -84,6 +84,18 @@ pub use error::{CompileError, CompileErrorKind, Error, ErrorKind, EvalError, Eva
 pub use frontend::Compiled;
 pub use limits::Limits;
 
+/// Hooks for the cel-spec conformance runner (`core/tests/conformance.rs`); not API.
+#[doc(hidden)]
+pub mod conformance {
+    use crate::{CompileError, Compiled, Dialect, Limits};
+
+    /// Compiles `src` as an expression whose free identifiers are the top-level fields of
+    /// the input object (cel-spec tests bind variables by name).
+    pub fn compile(src: &str, dialect: Dialect) -> Result<Compiled, CompileError> {
+        crate::frontend::Frontend::new(dialect, Limits::default()).compile(src, crate::frontend::Vars::Env, None)
+    }
+}
+
 /// Which CEL the engine speaks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Dialect {

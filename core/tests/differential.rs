@@ -3,9 +3,10 @@
 //! Random conditions from a grammar that covers every operator the engine supports (nested
 //! `||`/`&&`/`!`, ternaries, method calls inside OR branches, comparisons with booleans, empty
 //! strings, null and other fields, `in` both ways, macros, arithmetic, missing fields, trigger
-//! binding) and random events drawn from the same small value pools so that they both hit and
-//! miss. For every event, the set the engine fires must equal the set whose condition,
-//! compiled with no cache and evaluated alone, is true. Both dialects.
+//! binding, the extension functions, two-variable macros, `cel.bind`, optionals, IP
+//! networks, numbers around 2^63) and random events drawn from the same small value pools
+//! so that they both hit and miss. For every event, the set the engine fires must equal the
+//! set whose condition, compiled with no cache and evaluated alone, is true. Both dialects.
 //!
 //! Size: `CELMATCH_DIFF_ROUNDS` rounds (default 2) of `CELMATCH_DIFF_SUBS` subscriptions
 //! (default 2,500) and `CELMATCH_DIFF_EVENTS` events (default 60) per dialect; the seed is
@@ -17,8 +18,9 @@ use rand::{Rng, SeedableRng};
 use serde_json::{json, Map, Value as Json};
 use std::collections::BTreeSet;
 
-const STR_POOL: &[&str] = &["", "a", "ab", "abc", "inv_1", "inv_2", "x@acme.com", "vip", "b"];
-const NUM_POOL: &[&str] = &["0", "1", "1.0", "2", "2.5", "-1", "100", "101", "9007199254740993"];
+const STR_POOL: &[&str] = &["", "a", "ab", "abc", "inv_1", "inv_2", "x@acme.com", "vip", "b", "10.1.2.3"];
+// The last two meet at 2^63, where an int and a double order by the double's rounding.
+const NUM_POOL: &[&str] = &["0", "1", "1.0", "2", "2.5", "-1", "100", "101", "9007199254740993", "9223372036854775807", "9223372036854775808.0"];
 const STR_PATHS: &[&str] = &["async.data.s", "async.data.t", "async.user.email", "async.data.id"];
 const NUM_PATHS: &[&str] = &["async.data.n", "async.data.m"];
 const ANY_PATHS: &[&str] = &["async.data.s", "async.data.n", "async.data.flag", "async.data.missing", "async.data.id"];
@@ -50,7 +52,27 @@ fn atom(rng: &mut SmallRng) -> String {
     let sp = pick(rng, STR_PATHS);
     let np = pick(rng, NUM_PATHS);
     let ap = pick(rng, ANY_PATHS);
-    match rng.gen_range(0..26) {
+    match rng.gen_range(0..39) {
+        38 => format!("cidr({}).containsIP({sp})", pick(rng, &["\"10.0.0.0/8\"", "\"10.1.2.3/32\"", "\"192.168.0.0/16\""])),
+        37 => format!(
+            "{}.orValue({}) == {}",
+            pick(rng, &["async.data.?s", "async.user.?email", "async.?data.id", "async.data.?missing.x"]),
+            str_lit(rng),
+            str_lit(rng)
+        ),
+        // Extension functions and two-variable macros: never index access predicates, so
+        // their conjunctions must reach verification.
+        26 => format!("{sp}.indexOf({}) >= 0", str_lit(rng)),
+        27 => format!("size({sp}.split(\"@\")) > 1"),
+        28 => format!("math.greatest({np}, {}) == {np}", pick(rng, NUM_POOL)),
+        29 => format!("math.abs({np}) {} {}", pick(rng, &["<", ">="]), pick(rng, NUM_POOL)),
+        30 => format!("{sp}.substring(0, 1) == {}", str_lit(rng)),
+        31 => format!("sets.intersects(async.data.tags, [{}, {}])", str_lit(rng), str_lit(rng)),
+        32 => format!("async.data.tags.exists(i, v, i == 0 && v == {})", str_lit(rng)),
+        33 => format!("cel.bind(x, {np} * 2, x > {})", pick(rng, NUM_POOL)),
+        34 => format!("\"%s!\".format([{sp}]) == {:?}", format!("{}!", pick(rng, STR_POOL))),
+        35 => format!("base64.encode(bytes({sp})) == {}", pick(rng, &["\"YQ==\"", "\"\"", "\"dmlw\""])),
+        36 => format!("({np} == {} && {sp}.trim().reverse() == {})", pick(rng, NUM_POOL), str_lit(rng)),
         24 => format!("({np} >= {} && {np} < {})", pick(rng, NUM_POOL), pick(rng, NUM_POOL)),
         25 => format!("({np} > {} && {np} <= {})", pick(rng, NUM_POOL), pick(rng, NUM_POOL)),
         0 | 1 => format!("{sp} == {}", str_lit(rng)),

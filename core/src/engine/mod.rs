@@ -148,7 +148,15 @@ impl Engine {
                     let e = CompileError::new(crate::CompileErrorKind::NotBoolean, format!("the condition is the constant {v}, not a boolean"), src, span);
                     return Err(e.into());
                 }
-                None => (Some((c.shape, c.template)), c.params),
+                None => {
+                    if let Some(what) = c.non_boolean() {
+                        let src = sub.condition.as_deref().unwrap_or_default();
+                        let span = crate::Span { start: 0, end: src.len() };
+                        let msg = format!("the condition gives {what}, never a boolean");
+                        return Err(CompileError::new(crate::CompileErrorKind::NotBoolean, msg, src, span).into());
+                    }
+                    (Some((c.shape, c.template)), c.params)
+                }
             },
         };
         let plan = match &compiled {

@@ -3,8 +3,8 @@
 use super::value::{format_double, Value};
 use super::{no_overload, EvalResult};
 use crate::error::{EvalError, EvalErrorKind as K};
-use crate::frontend::ast::{ArithOp, Func, TimePart};
-use chrono::{DateTime, Datelike, FixedOffset, TimeDelta, Timelike, Utc};
+use crate::frontend::ast::{ArithOp, Func, Opt, TimePart};
+use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeDelta, TimeZone, Timelike, Utc};
 use regex::Regex;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -59,13 +59,39 @@ pub(super) fn arith<'a>(op: ArithOp, a: Value<'a>, b: Value<'a>, lenient: bool) 
             out.extend(y.iter());
             List(super::List::Owned(Arc::new(out)))
         }
-        (Add, Timestamp(t), Duration(d)) | (Add, Duration(d), Timestamp(t)) => Timestamp(t.checked_add_signed(*d).ok_or_else(overflow)?),
-        (Sub, Timestamp(t), Duration(d)) => Timestamp(t.checked_sub_signed(*d).ok_or_else(overflow)?),
-        (Sub, Timestamp(x), Timestamp(y)) => Duration(x.signed_duration_since(*y)),
-        (Add, Duration(x), Duration(y)) => Duration(x.checked_add(y).ok_or_else(overflow)?),
-        (Sub, Duration(x), Duration(y)) => Duration(x.checked_sub(y).ok_or_else(overflow)?),
+        (Add, Timestamp(t), Duration(d)) | (Add, Duration(d), Timestamp(t)) => Timestamp(in_range(t.checked_add_signed(*d))?),
+        (Sub, Timestamp(t), Duration(d)) => Timestamp(in_range(t.checked_sub_signed(*d))?),
+        (Sub, Timestamp(x), Timestamp(y)) => Duration(duration_in_range(Some(x.signed_duration_since(*y)))?),
+        (Add, Duration(x), Duration(y)) => Duration(duration_in_range(x.checked_add(y))?),
+        (Sub, Duration(x), Duration(y)) => Duration(duration_in_range(x.checked_sub(y))?),
         _ => return Err(no_overload(name, &[&a, &b])),
     })
+}
+
+/// CEL timestamps run from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z (the
+/// range of RFC 3339 and of `google.protobuf.Timestamp`); chrono's reach much further, so
+/// every way of making a timestamp goes through this check.
+const MIN_TIMESTAMP_SECS: i64 = -62_135_596_800;
+const MAX_TIMESTAMP_SECS: i64 = 253_402_300_799;
+
+/// CEL durations span ±315,576,000,000.999999999 s (10,000 years, as
+/// `google.protobuf.Duration`), wider than the ±292 years of a count of nanoseconds in an
+/// `i64`: durations are kept as seconds and nanoseconds, never as one nanosecond count.
+const MAX_DURATION_SECS: i64 = 315_576_000_000;
+
+pub(crate) fn in_range(t: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, EvalError> {
+    match t {
+        Some(t) if (MIN_TIMESTAMP_SECS..=MAX_TIMESTAMP_SECS).contains(&t.timestamp()) => Ok(t),
+        _ => Err(EvalError::new(K::Overflow, "timestamp out of range (0001-01-01 to 9999-12-31)")),
+    }
+}
+
+pub(crate) fn duration_in_range(d: Option<TimeDelta>) -> Result<TimeDelta, EvalError> {
+    match d {
+        // `num_seconds` rounds toward zero, so the fraction past the last second is allowed.
+        Some(d) if d.num_seconds().abs() <= MAX_DURATION_SECS => Ok(d),
+        _ => Err(EvalError::new(K::Overflow, "duration out of range (±315576000000 s)")),
+    }
 }
 
 fn is_scalar(v: &Value<'_>) -> bool {
@@ -147,7 +173,9 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
             Value::Str(_) => Ok(args.swap_remove(0)),
             Value::Bytes(b) => std::str::from_utf8(b).map(Value::string).map_err(|_| invalid("bytes are not valid UTF-8")),
             Value::Double(d) => Ok(Value::string(&format_double(*d))),
-            v @ (Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Timestamp(_) | Value::Duration(_)) => Ok(Value::string(&v.to_string())),
+            v @ (Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Timestamp(_) | Value::Duration(_) | Value::Ip(_) | Value::Cidr(..)) => {
+                Ok(Value::string(&v.to_string()))
+            }
             _ => Err(bad(&args)),
         },
         Func::Bool => match &args[0] {
@@ -166,10 +194,11 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
         },
         Func::Timestamp => match &args[0] {
             Value::Timestamp(t) => Ok(Value::Timestamp(*t)),
-            Value::Str(s) => DateTime::parse_from_rfc3339(s)
-                .map(|t| Value::Timestamp(t.with_timezone(&Utc)))
-                .map_err(|e| invalid(format!("invalid timestamp {:?}: {e}", &**s))),
-            Value::Int(i) => DateTime::from_timestamp(*i, 0).map(Value::Timestamp).ok_or_else(overflow),
+            Value::Str(s) => match DateTime::parse_from_rfc3339(s) {
+                Ok(t) => in_range(Some(t.with_timezone(&Utc))).map(Value::Timestamp),
+                Err(e) => Err(invalid(format!("invalid timestamp {:?}: {e}", &**s))),
+            },
+            Value::Int(i) => in_range(DateTime::from_timestamp(*i, 0)).map(Value::Timestamp),
             _ => Err(bad(&args)),
         },
         Func::Duration => match &args[0] {
@@ -180,7 +209,85 @@ pub(super) fn call<'a>(f: Func, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
         Func::TimePart(part) => time_part(part, &args[0], args.get(1)).unwrap_or_else(|| Err(bad(&args))),
         // `eval` decides this one before evaluating its argument (an error counts as true).
         Func::NotStrictlyFalse => Ok(Value::Bool(!matches!(args[0], Value::Bool(false)))),
+        Func::MapInsert => map_insert(args),
+        Func::Opt(o) => optional(o, args),
+        Func::Ext(x) => super::ext::call(x, args),
     }
+}
+
+fn optional<'a>(o: Opt, mut args: Vec<Value<'a>>) -> EvalResult<'a> {
+    let bad = |args: &[Value<'_>]| no_overload(o.name(), &args.iter().collect::<Vec<_>>());
+    Ok(match (o, args.as_mut_slice()) {
+        (Opt::Of, [v]) => Value::Optional(Some(Box::new(std::mem::replace(v, Value::Null)))),
+        (Opt::None, []) => Value::Optional(None),
+        (Opt::OfNonZeroValue, [v]) => Value::Optional((!is_zero(v)).then(|| Box::new(std::mem::replace(v, Value::Null)))),
+        (Opt::HasValue, [Value::Optional(x)]) => Value::Bool(x.is_some()),
+        (Opt::Value, [Value::Optional(x)]) => match x.take() {
+            Some(v) => *v,
+            None => return Err(invalid("optional.none() dereference")),
+        },
+        (Opt::OrValue, [Value::Optional(x), other]) => match x.take() {
+            Some(v) => *v,
+            None => std::mem::replace(other, Value::Null),
+        },
+        (Opt::Or, [Value::Optional(x), other @ Value::Optional(_)]) => match x.take() {
+            Some(v) => Value::Optional(Some(v)),
+            None => std::mem::replace(other, Value::Null),
+        },
+        (Opt::Select, [v, Value::Str(field)]) => {
+            let field = field.to_string();
+            return super::opt_select(std::mem::replace(v, Value::Null), &field, false);
+        }
+        (Opt::Index, [v, k]) => {
+            let k = k.clone();
+            return super::opt_index(std::mem::replace(v, Value::Null), &k, false);
+        }
+        (Opt::Elem, [v]) => std::mem::replace(v, Value::Null),
+        _ => return Err(bad(&args)),
+    })
+}
+
+/// The zero value of a type (`optional.ofNonZeroValue` gives none for it).
+fn is_zero(v: &Value<'_>) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Int(i) => *i == 0,
+        Value::UInt(u) => *u == 0,
+        Value::Double(d) => *d == 0.0,
+        Value::Str(s) => s.is_empty(),
+        Value::Bytes(b) => b.is_empty(),
+        Value::List(l) => l.len() == 0,
+        Value::Map(m) => m.len() == 0,
+        Value::Timestamp(t) => t.timestamp() == 0 && t.timestamp_subsec_nanos() == 0,
+        Value::Duration(d) => d.is_zero(),
+        Value::Type(_) => false,
+        Value::Optional(o) => o.is_none(),
+        Value::Ip(_) | Value::Cidr(..) => false,
+    }
+}
+
+/// `@mapInsert(map, key, value)` / `@mapInsert(map, entries)`: a new map with the entries
+/// added. Keys follow the rules of map literals; one already present is an error.
+fn map_insert<'a>(args: Vec<Value<'a>>) -> EvalResult<'a> {
+    let (Value::Map(m), new): (&Value<'a>, Vec<(Value<'a>, Value<'a>)>) = (&args[0], match &args[1..] {
+        [k, v] => vec![(k.clone(), v.clone())],
+        [Value::Map(e)] => e.keys().into_iter().map(|k| (k.clone(), e.get(&k).unwrap_or(Value::Null))).collect(),
+        _ => return Err(no_overload("@mapInsert", &args.iter().collect::<Vec<_>>())),
+    }) else {
+        return Err(no_overload("@mapInsert", &args.iter().collect::<Vec<_>>()));
+    };
+    let mut out: Vec<(Value<'a>, Value<'a>)> = m.keys().into_iter().map(|k| (k.clone(), m.get(&k).unwrap_or(Value::Null))).collect();
+    for (k, v) in new {
+        if !matches!(k, Value::Str(_) | Value::Int(_) | Value::UInt(_) | Value::Bool(_)) {
+            return Err(invalid(format!("unsupported map key type {}", k.type_name())));
+        }
+        if out.iter().any(|(x, _)| x.equals(&k)) {
+            return Err(invalid(format!("duplicate map key {k}")));
+        }
+        out.push((k, v));
+    }
+    Ok(Value::Map(super::Map::Owned(Arc::new(out))))
 }
 
 fn to_int(v: &Value<'_>) -> Option<Result<i64, EvalError>> {
@@ -251,11 +358,9 @@ pub(crate) fn parse_duration(s: &str) -> Option<TimeDelta> {
         rest = tail;
     }
     let total = if neg { -total } else { total };
-    // CEL durations span about ±10,000 years.
-    if total.abs() > 315_576_000_000_000_000_000 {
-        return None;
-    }
-    Some(TimeDelta::nanoseconds(i64::try_from(total).ok()?))
+    let secs = i64::try_from(total.div_euclid(1_000_000_000)).ok()?;
+    let d = TimeDelta::new(secs, total.rem_euclid(1_000_000_000) as u32)?;
+    duration_in_range(Some(d)).ok()
 }
 
 fn time_part<'a>(part: TimePart, v: &Value<'_>, tz: Option<&Value<'_>>) -> Option<EvalResult<'a>> {
@@ -263,9 +368,9 @@ fn time_part<'a>(part: TimePart, v: &Value<'_>, tz: Option<&Value<'_>>) -> Optio
         Value::Timestamp(t) => {
             let offset = match tz {
                 None => FixedOffset::east_opt(0)?,
-                Some(Value::Str(s)) => match parse_offset(s) {
+                Some(Value::Str(s)) => match parse_offset(s, t) {
                     Some(o) => o,
-                    None => return Some(Err(invalid(format!("unsupported time zone {:?} (use UTC or ±HH:MM)", &**s)))),
+                    None => return Some(Err(invalid(format!("unknown time zone {:?} (use an IANA name, UTC or ±HH:MM)", &**s)))),
                 },
                 Some(_) => return None,
             };
@@ -294,16 +399,26 @@ fn time_part<'a>(part: TimePart, v: &Value<'_>, tz: Option<&Value<'_>>) -> Optio
     }
 }
 
-fn parse_offset(s: &str) -> Option<FixedOffset> {
+/// The UTC offset that time zone `s` has at instant `t`: an IANA name (`"Australia/Sydney"`,
+/// daylight saving time included), `"UTC"`, or a fixed offset `±HH:MM`, where the sign may
+/// be left out (`"02:00"` is `+02:00`, as cel-go reads it).
+fn parse_offset(s: &str, t: &DateTime<Utc>) -> Option<FixedOffset> {
     if s == "UTC" || s == "Z" {
         return FixedOffset::east_opt(0);
     }
     let (sign, rest) = match s.as_bytes().first()? {
         b'+' => (1, &s[1..]),
         b'-' => (-1, &s[1..]),
-        _ => return None,
+        b'0'..=b'9' => (1, s),
+        _ => {
+            let tz: chrono_tz::Tz = s.parse().ok()?;
+            return Some(tz.offset_from_utc_datetime(&t.naive_utc()).fix());
+        }
     };
     let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
     FixedOffset::east_opt(sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60))
 }
 

@@ -4,13 +4,15 @@
 //! value at its end becomes a [`Value`] (borrowing, not copying, strings, lists and maps).
 //! Errors are values: they flow through `&&`/`||` with CEL's absorption rules and never panic.
 
+mod ext;
 mod functions;
+mod net;
 mod value;
 
 pub use value::{List, Map, Str, Value};
 
 use crate::error::{EvalError, EvalErrorKind as K};
-use crate::frontend::ast::{CmpOp, Expr, Func};
+use crate::frontend::ast::{CmpOp, Expr, Func, Opt};
 use crate::Dialect;
 use serde_json::Value as Json;
 use std::cmp::Ordering;
@@ -86,6 +88,11 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
                 Err(_) if cx.lenient() => return Ok(Value::Bool(false)),
                 r => r?,
             };
+            let v = match v {
+                Value::Optional(None) => return Ok(Value::Bool(false)),
+                Value::Optional(Some(inner)) => *inner,
+                v => v,
+            };
             match v {
                 Value::Map(m) => Ok(Value::Bool(m.get_str(field).is_some())),
                 _ if cx.lenient() => Ok(Value::Bool(false)),
@@ -136,7 +143,14 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
         Expr::List(items) => {
             let mut out = Vec::with_capacity(items.len());
             for x in items {
-                out.push(eval(x, cx)?);
+                match x {
+                    Expr::Call(Func::Opt(Opt::Elem), e) => {
+                        if let Some(v) = optional_elem(eval(&e[0], cx)?)? {
+                            out.push(v);
+                        }
+                    }
+                    x => out.push(eval(x, cx)?),
+                }
             }
             Ok(Value::List(List::Owned(Arc::new(out))))
         }
@@ -150,24 +164,41 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
                 if out.iter().any(|(x, _)| x.equals(&k)) {
                     return Err(EvalError::new(K::InvalidArgument, format!("duplicate map key {k}")));
                 }
-                out.push((k, eval(v, cx)?));
+                let v = match v {
+                    Expr::Call(Func::Opt(Opt::Elem), e) => match optional_elem(eval(&e[0], cx)?)? {
+                        Some(v) => v,
+                        None => continue,
+                    },
+                    v => eval(v, cx)?,
+                };
+                out.push((k, v));
             }
             Ok(Value::Map(Map::Owned(Arc::new(out))))
         }
         Expr::Comprehension(c) => {
             let range = eval(&c.range, cx)?;
-            let items: Vec<Value<'a>> = match &range {
-                Value::List(l) => l.iter().collect(),
-                Value::Map(m) => m.keys(),
-                v => return Err(no_overload("comprehension", &[v])),
+            // (first variable, second variable): element and nothing, or with two variables
+            // index and element (lists), key and value (maps).
+            let items: Vec<(Value<'a>, Value<'a>)> = match (&range, c.two_vars) {
+                (Value::List(l), false) => l.iter().map(|v| (v, Value::Null)).collect(),
+                (Value::List(l), true) => l.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v)).collect(),
+                (Value::Map(m), false) => m.keys().into_iter().map(|k| (k, Value::Null)).collect(),
+                (Value::Map(m), true) => m.keys().into_iter().map(|k| (k.clone(), m.get(&k).unwrap_or(Value::Null))).collect(),
+                (v, _) => return Err(no_overload("comprehension", &[v])),
             };
             let accu = eval(&c.accu_init, cx);
             let base = c.base as usize;
             cx.locals.truncate(base);
             cx.locals.push(Ok(Value::Null));
             cx.locals.push(accu);
-            for item in items {
+            if c.two_vars {
+                cx.locals.push(Ok(Value::Null));
+            }
+            for (item, second) in items {
                 cx.locals[base] = Ok(item);
+                if c.two_vars {
+                    cx.locals[base + 2] = Ok(second);
+                }
                 if matches!(eval(&c.loop_cond, cx), Ok(Value::Bool(false))) {
                     break;
                 }
@@ -213,8 +244,44 @@ fn missing_path(root: &Json, p: &[Arc<str>]) -> EvalError {
     no_such_key(&p.join("."))
 }
 
+/// An element of `[?x]` or value of `{?k: x}`: `Some` to keep, `None` to leave out.
+fn optional_elem(v: Value<'_>) -> Result<Option<Value<'_>>, EvalError> {
+    match v {
+        Value::Optional(o) => Ok(o.map(|b| *b)),
+        v => Err(no_overload("?_", &[&v])),
+    }
+}
+
+/// `v.?field`, and `o.field` on an optional `o`: `optional.of(v.field)` when the field is
+/// there, `optional.none()` when it is not (or `v` is none).
+pub(crate) fn opt_select<'a>(v: Value<'a>, field: &str, lenient: bool) -> EvalResult<'a> {
+    match v {
+        Value::Optional(None) => Ok(Value::Optional(None)),
+        Value::Optional(Some(inner)) => opt_select(*inner, field, lenient),
+        Value::Map(m) => Ok(Value::Optional(m.get_str(field).map(Box::new))),
+        _ if lenient => Ok(Value::Optional(None)),
+        v => Err(no_overload(&format!("_.?{field}"), &[&v])),
+    }
+}
+
+/// `v[?key]`, and `o[key]` on an optional `o`.
+pub(crate) fn opt_index<'a>(v: Value<'a>, key: &Value<'_>, lenient: bool) -> EvalResult<'a> {
+    match v {
+        Value::Optional(None) => Ok(Value::Optional(None)),
+        Value::Optional(Some(inner)) => opt_index(*inner, key, lenient),
+        Value::List(_) | Value::Map(_) => match index(v, key, false) {
+            Ok(x) => Ok(Value::Optional(Some(Box::new(x)))),
+            Err(e) if matches!(e.kind(), K::NoSuchKey | K::IndexOutOfRange) => Ok(Value::Optional(None)),
+            Err(e) => Err(e),
+        },
+        _ if lenient => Ok(Value::Optional(None)),
+        v => Err(no_overload("_[?_]", &[&v, key])),
+    }
+}
+
 pub(crate) fn select<'a>(v: Value<'a>, field: &str, lenient: bool) -> EvalResult<'a> {
     match v {
+        v @ Value::Optional(_) => opt_select(v, field, lenient),
         Value::Map(m) => match m.get_str(field) {
             Some(x) => Ok(x),
             None if lenient => Ok(Value::Null),
@@ -227,6 +294,9 @@ pub(crate) fn select<'a>(v: Value<'a>, field: &str, lenient: bool) -> EvalResult
 }
 
 fn index<'a>(a: Value<'a>, b: &Value<'_>, lenient: bool) -> EvalResult<'a> {
+    if let Value::Optional(_) = a {
+        return opt_index(a, b, lenient);
+    }
     match (&a, b) {
         (Value::List(l), i) if i.is_number() => {
             let idx = match i {

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
 use std::fmt;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[derive(Clone, Debug)]
@@ -21,6 +22,13 @@ pub enum Value<'a> {
     Timestamp(DateTime<Utc>),
     Duration(TimeDelta),
     Type(&'static str),
+    /// An optional value: `optional.of(x)` or `optional.none()`. Never read from an event.
+    Optional(Option<Box<Value<'a>>>),
+    /// An IP address (`ip("10.0.0.1")`, the network extension).
+    Ip(IpAddr),
+    /// A network, address and prefix length (`cidr("10.0.0.0/8")`); the address is kept as
+    /// written, `masked()` clears its host bits.
+    Cidr(IpAddr, u8),
 }
 
 /// A string borrowed from the event or shared with a literal.
@@ -153,6 +161,9 @@ impl<'a> Value<'a> {
             Value::Timestamp(t) => Value::Timestamp(t),
             Value::Duration(d) => Value::Duration(d),
             Value::Type(t) => Value::Type(t),
+            Value::Optional(o) => Value::Optional(o.map(|v| Box::new(v.into_owned()))),
+            Value::Ip(a) => Value::Ip(a),
+            Value::Cidr(a, n) => Value::Cidr(a, n),
         }
     }
 
@@ -170,6 +181,9 @@ impl<'a> Value<'a> {
             Value::Timestamp(_) => "google.protobuf.Timestamp",
             Value::Duration(_) => "google.protobuf.Duration",
             Value::Type(_) => "type",
+            Value::Optional(_) => "optional_type",
+            Value::Ip(_) => "net.IP",
+            Value::Cidr(..) => "net.CIDR",
         }
     }
 
@@ -205,7 +219,14 @@ impl<'a> Value<'a> {
             (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
             (Value::Duration(a), Value::Duration(b)) => a == b,
             (Value::Type(a), Value::Type(b)) => a == b,
-            (a, b) if a.is_number() && b.is_number() => compare_numbers(a, b) == Some(Ordering::Equal),
+            (Value::Ip(a), Value::Ip(b)) => a == b,
+            (Value::Cidr(a, n), Value::Cidr(b, m)) => a == b && n == m,
+            (Value::Optional(a), Value::Optional(b)) => match (a, b) {
+                (None, None) => true,
+                (Some(x), Some(y)) => x.equals(y),
+                _ => false,
+            },
+            (a, b) if a.is_number() && b.is_number() => numbers_equal(a, b),
             _ => false,
         }
     }
@@ -225,7 +246,11 @@ impl<'a> Value<'a> {
     }
 }
 
-/// Exact comparison across int, uint and double (no rounding through f64 for integers).
+/// Numeric order across int, uint and double, as CEL specifies it (the cel-spec tests
+/// `comparisons/*_big_lossy_double`): int and uint order exactly among themselves, and an
+/// integer meets a double by being converted to double. So `9223372036854775807 <
+/// 9223372036854775808.0` is false: 2^63 - 1 rounds to 2^63. The range index maps every
+/// number to `f64` the same way, so its probe agrees with this order by construction.
 pub fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
     match (a, b) {
         (Value::Int(x), Value::Int(y)) => Some(x.cmp(y)),
@@ -233,31 +258,30 @@ pub fn compare_numbers(a: &Value<'_>, b: &Value<'_>) -> Option<Ordering> {
         (Value::Int(x), Value::UInt(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Value::UInt(x), Value::Int(y)) => Some((*x as i128).cmp(&(*y as i128))),
         (Value::Double(x), Value::Double(y)) => x.partial_cmp(y),
-        (Value::Int(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
-        (Value::UInt(x), Value::Double(y)) => cmp_int_double(*x as i128, *y),
-        (Value::Double(x), Value::Int(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
-        (Value::Double(x), Value::UInt(y)) => cmp_int_double(*y as i128, *x).map(Ordering::reverse),
+        (Value::Int(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
+        (Value::UInt(x), Value::Double(y)) => (*x as f64).partial_cmp(y),
+        (Value::Double(x), Value::Int(y)) => x.partial_cmp(&(*y as f64)),
+        (Value::Double(x), Value::UInt(y)) => x.partial_cmp(&(*y as f64)),
         _ => None,
     }
 }
 
-fn cmp_int_double(i: i128, d: f64) -> Option<Ordering> {
-    if d.is_nan() {
-        return None;
+/// Numeric equality across int, uint and double, exact: `9223372036854775807 ==
+/// 9223372036854775808.0` is false, although neither orders before the other. No cel-spec
+/// test decides this corner, exact is the mathematical answer, and the equality index
+/// hashes an integral double as the integer it equals (`1.0` as `1`), which only exact
+/// equality keeps free of false negatives.
+fn numbers_equal(a: &Value<'_>, b: &Value<'_>) -> bool {
+    match (a, b) {
+        (Value::Int(x), Value::Double(y)) | (Value::Double(y), Value::Int(x)) => exact_int_double(*x as i128, *y),
+        (Value::UInt(x), Value::Double(y)) | (Value::Double(y), Value::UInt(x)) => exact_int_double(*x as i128, *y),
+        _ => compare_numbers(a, b) == Some(Ordering::Equal),
     }
-    // Every i64/u64 lies strictly inside ±2^65; doubles beyond that are decided by sign.
-    const LIMIT: f64 = 36893488147419103232.0; // 2^65
-    if d >= LIMIT {
-        return Some(Ordering::Less);
-    }
-    if d <= -LIMIT {
-        return Some(Ordering::Greater);
-    }
-    let t = d.trunc();
-    match i.cmp(&(t as i128)) {
-        Ordering::Equal => 0.0f64.partial_cmp(&(d - t)),
-        o => Some(o),
-    }
+}
+
+fn exact_int_double(i: i128, d: f64) -> bool {
+    // Every i64/u64 lies strictly inside ±2^65, where `as i128` is exact for integral doubles.
+    d.fract() == 0.0 && d.abs() < 36893488147419103232.0 && d as i128 == i
 }
 
 impl fmt::Display for Value<'_> {
@@ -273,6 +297,10 @@ impl fmt::Display for Value<'_> {
             Value::Timestamp(t) => f.write_str(&format_timestamp(t)),
             Value::Duration(d) => f.write_str(&format_duration(d)),
             Value::Type(t) => f.write_str(t),
+            Value::Optional(None) => f.write_str("optional.none()"),
+            Value::Optional(Some(v)) => write!(f, "optional.of({v})"),
+            Value::Ip(a) => write!(f, "{a}"),
+            Value::Cidr(a, n) => write!(f, "{a}/{n}"),
             other => f.write_str(&other.to_json().to_string()),
         }
     }
@@ -293,15 +321,15 @@ pub fn format_timestamp(t: &DateTime<Utc>) -> String {
 }
 
 pub fn format_duration(d: &TimeDelta) -> String {
-    let nanos = d.num_nanoseconds();
-    match nanos {
-        Some(n) if n % 1_000_000_000 == 0 => format!("{}s", n / 1_000_000_000),
-        Some(n) => {
-            let s = format!("{:.9}", n as f64 / 1e9);
-            format!("{}s", s.trim_end_matches('0'))
-        }
-        None => format!("{}s", d.num_seconds()),
+    // Seconds and nanoseconds, not one nanosecond count: CEL durations reach ±10,000 years,
+    // past the ±292 years of nanoseconds in an `i64`.
+    let (secs, nanos) = (d.num_seconds(), d.subsec_nanos());
+    if nanos == 0 {
+        return format!("{secs}s");
     }
+    let sign = if secs < 0 || nanos < 0 { "-" } else { "" };
+    let frac = format!("{:09}", nanos.unsigned_abs());
+    format!("{sign}{}.{}s", secs.unsigned_abs(), frac.trim_end_matches('0'))
 }
 
 impl Value<'_> {
@@ -326,11 +354,42 @@ impl Value<'_> {
             Value::Timestamp(t) => Json::String(format_timestamp(t)),
             Value::Duration(d) => Json::String(format_duration(d)),
             Value::Type(t) => Json::String((*t).to_owned()),
+            Value::Optional(o) => o.as_ref().map_or(Json::Null, |v| v.to_json()),
+            Value::Ip(_) | Value::Cidr(..) => Json::String(self.to_string()),
         }
     }
 }
 
-fn base64_encode(bytes: &[u8]) -> String {
+impl Value<'_> {
+    /// A rendering that keeps the CEL type of every value (`{"uint": "1"}`, `{"double":
+    /// "1.0"}`, `{"bytes": [0, 255]}`, maps as lists of entries), for the conformance runner,
+    /// which must tell `1` from `1u` and `1.0`, and strings from bytes. Numbers are strings
+    /// so that no JSON reader rounds them; doubles use Rust's shortest round-trip form.
+    pub fn to_tagged_json(&self) -> Json {
+        let tag = |t: &str, v: Json| Json::Object([(t.to_owned(), v)].into_iter().collect());
+        match self {
+            Value::Null => tag("null", Json::Null),
+            Value::Bool(b) => tag("bool", Json::Bool(*b)),
+            Value::Int(i) => tag("int", Json::String(i.to_string())),
+            Value::UInt(u) => tag("uint", Json::String(u.to_string())),
+            Value::Double(d) => tag("double", Json::String(format!("{d:?}"))),
+            Value::Str(s) => tag("string", Json::String(s.to_string())),
+            Value::Bytes(b) => tag("bytes", Json::Array(b.iter().map(|x| Json::from(*x)).collect())),
+            Value::List(l) => tag("list", Json::Array(l.iter().map(|v| v.to_tagged_json()).collect())),
+            Value::Map(m) => tag(
+                "map",
+                Json::Array(m.keys().iter().map(|k| Json::Array(vec![k.to_tagged_json(), m.get(k).unwrap_or(Value::Null).to_tagged_json()])).collect()),
+            ),
+            Value::Timestamp(t) => tag("timestamp", Json::String(t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))),
+            Value::Duration(d) => tag("duration", Json::String(format!("{}ns", d.num_seconds() as i128 * 1_000_000_000 + d.subsec_nanos() as i128))),
+            Value::Type(t) => tag("type", Json::String((*t).to_owned())),
+            Value::Optional(o) => tag("optional", o.as_ref().map_or(Json::Null, |v| v.to_tagged_json())),
+            Value::Ip(_) | Value::Cidr(..) => tag(self.type_name(), Json::String(self.to_string())),
+        }
+    }
+}
+
+pub(crate) fn base64_encode(bytes: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {

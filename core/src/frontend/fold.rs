@@ -2,7 +2,7 @@
 //! time; boolean operators with a constant side simplify (`false && x` is `false` in CEL even
 //! when `x` errors). Subtrees whose evaluation fails are kept, so the error shows at run time.
 
-use super::ast::Expr;
+use super::ast::{Expr, Func, Opt};
 use super::bind::for_each_child_mut;
 use crate::eval::{eval, Ctx, Value};
 use crate::Dialect;
@@ -10,6 +10,11 @@ use serde_json::Value as Json;
 
 pub(crate) fn fold(e: &mut Expr, dialect: Dialect) {
     for_each_child_mut(e, &mut |c| fold(c, dialect));
+    // `[?x]` and `{?k: x}` mark `x` as an optional element: the mark must outlive folding
+    // (its list or map, folded whole, still reads it).
+    if matches!(e, Expr::Call(Func::Opt(Opt::Elem), _)) {
+        return;
+    }
     let decides = matches!(e, Expr::Or(..));
     let replacement = match e {
         Expr::Lit(_) => return,

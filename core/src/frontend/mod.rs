@@ -12,6 +12,7 @@
 
 pub(crate) mod ast;
 mod bind;
+mod check;
 mod dnf;
 mod fold;
 mod lex;

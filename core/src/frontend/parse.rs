@@ -1,7 +1,7 @@
 //! The one module that knows the `cel` crate's parser and AST: it parses the text and converts
 //! the crate's tree into ours, resolving variables and functions on the way.
 
-use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func};
+use super::ast::{ArithOp, CmpOp, Comprehension, Expr, Func, Opt, NAMESPACES};
 use crate::error::{CompileError, CompileErrorKind as K, Span};
 use crate::eval::Value;
 use cel::common::ast::{operators as op, EntryExpr, Expr as CelExpr, IdedExpr, LiteralValue, SourceInfo};
@@ -15,6 +15,10 @@ pub(crate) enum Vars {
     Condition { trigger: bool },
     /// A key expression or trigger filter: `event` is the incoming event.
     Key,
+    /// Every free identifier names a top-level field of the input. Only the cel-spec
+    /// conformance runner uses it: those tests name their variables freely (`x`, `y`), and
+    /// their bindings become the fields of one JSON object.
+    Env,
 }
 
 /// The prefix of the identifiers that stand for lifted literals (`__cm_p0`, `__cm_p1`, …).
@@ -30,7 +34,12 @@ pub(crate) fn parse(src: &str, vars: Vars, max_depth: usize, params: bool) -> Re
 }
 
 fn parse_and_convert(src: &str, vars: Vars, max_depth: usize, params: bool) -> Result<Expr, CompileError> {
-    let parser = cel::parser::Parser::new().max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16);
+    // Backtick-quoted field names (`` async.data.`content-type` ``) are plain field names
+    // once parsed; the parser implements them behind a flag, as cel-go does.
+    let parser = cel::parser::Parser::new()
+        .max_recursion_depth(max_depth.saturating_add(32).min(u16::MAX as usize - 1) as u16)
+        .enable_ident_escape_syntax(true)
+        .enable_optional_syntax(true);
     let (ast, info) = parser.parse_with_source_info(src).map_err(|errs| {
         let first = errs.errors.first();
         let (line, col) = first.map_or((1, 1), |e| e.pos);
@@ -86,6 +95,16 @@ impl Converter<'_> {
             CelExpr::Literal(lit) => Expr::Lit(literal(lit)),
             CelExpr::Ident(name) => self.ident(name, e)?,
             CelExpr::Select(sel) => {
+                // The network extension's type names, `net.IP` and `net.CIDR`.
+                if let CelExpr::Ident(ns) = &sel.operand.expr {
+                    if ns == "net" && !sel.test && !self.scope.iter().any(|s| s == ns) {
+                        match sel.field.as_str() {
+                            "IP" => return Ok(Expr::Lit(Value::Type("net.IP"))),
+                            "CIDR" => return Ok(Expr::Lit(Value::Type("net.CIDR"))),
+                            _ => {}
+                        }
+                    }
+                }
                 let operand = self.convert(&sel.operand, d)?;
                 let field: Arc<str> = Arc::from(sel.field.as_str());
                 if sel.test {
@@ -105,17 +124,22 @@ impl Converter<'_> {
             }
             CelExpr::Call(call) => self.call(call, e, d)?,
             CelExpr::List(list) => {
-                if !list.optional_indices.is_empty() {
-                    return Err(self.err(K::Unsupported, "optional list elements are not supported", e));
+                let mut items = Vec::with_capacity(list.elements.len());
+                for (i, x) in list.elements.iter().enumerate() {
+                    let item = self.convert(x, d)?;
+                    // `[?x]`: left out when `x` is `optional.none()`.
+                    items.push(if list.optional_indices.contains(&i) { Expr::Call(Func::Opt(Opt::Elem), vec![item]) } else { item });
                 }
-                Expr::List(list.elements.iter().map(|x| self.convert(x, d)).collect::<Result<_, _>>()?)
+                Expr::List(items)
             }
             CelExpr::Map(map) => {
                 let mut entries = Vec::with_capacity(map.entries.len());
                 for entry in &map.entries {
                     match &entry.expr {
-                        EntryExpr::MapEntry(m) if !m.optional => {
-                            entries.push((self.convert(&m.key, d)?, self.convert(&m.value, d)?))
+                        EntryExpr::MapEntry(m) => {
+                            let (k, v) = (self.convert(&m.key, d)?, self.convert(&m.value, d)?);
+                            // `{?k: v}`: the entry is left out when `v` is `optional.none()`.
+                            entries.push((k, if m.optional { Expr::Call(Func::Opt(Opt::Elem), vec![v]) } else { v }))
                         }
                         _ => return Err(self.err(K::Unsupported, "unsupported map entry", e)),
                     }
@@ -140,7 +164,7 @@ impl Converter<'_> {
                 })();
                 self.scope.truncate(base as usize);
                 let (loop_cond, loop_step, result) = body?;
-                Expr::Comprehension(Box::new(Comprehension { base, range, accu_init, loop_cond, loop_step, result }))
+                Expr::Comprehension(Box::new(Comprehension { base, two_vars: false, range, accu_init, loop_cond, loop_step, result }))
             }
             CelExpr::Struct(_) => return Err(self.err(K::Unsupported, "message literals are not supported", e)),
             CelExpr::Unspecified => return Err(self.err(K::Parse, "invalid expression", e)),
@@ -158,17 +182,18 @@ impl Converter<'_> {
         }
         Ok(match (name, self.vars) {
             ("async", Vars::Condition { .. }) | ("event", Vars::Key) => Expr::Path(Arc::from([])),
+            (name, Vars::Env) if type_name(name) == "type" && name != "type" => Expr::Path(Arc::from([Arc::from(name)])),
             ("event", Vars::Condition { trigger: true }) => Expr::Trigger(Vec::new(), self.span(e)),
             ("event", Vars::Condition { trigger: false }) => {
                 return Err(self.err(K::UnknownVariable, "`event` (the trigger) is only available when a trigger is given", e))
             }
-            ("int" | "uint" | "double" | "string" | "bool" | "bytes" | "list" | "map" | "null_type" | "type", _) => {
+            ("int" | "uint" | "double" | "string" | "bool" | "bytes" | "list" | "map" | "null_type" | "optional_type" | "type", _) => {
                 Expr::Lit(Value::Type(type_name(name)))
             }
             _ => {
                 let known = match self.vars {
                     Vars::Condition { .. } => "`async` (the incoming event) and `event` (the trigger)",
-                    Vars::Key => "`event` (the incoming event)",
+                    Vars::Key | Vars::Env => "`event` (the incoming event)",
                 };
                 return Err(self.err(K::UnknownVariable, format!("unknown variable `{name}`; known: {known}"), e));
             }
@@ -176,6 +201,28 @@ impl Converter<'_> {
     }
 
     fn call(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let name = call.func_name.as_str();
+        if let Some(t) = &call.target {
+            // `math.abs(x)` reaches us as the method `abs` on a variable `math`.
+            if let CelExpr::Ident(ns) = &t.expr {
+                if NAMESPACES.contains(&ns.as_str()) && !self.scope.iter().any(|s| s == ns) {
+                    return self.namespaced(ns, call, e, d);
+                }
+            }
+            // Macros the parser leaves as plain calls: expand them here, before their
+            // variables would be converted (and reported as unknown).
+            let two_var = matches!(name, "all" | "exists" | "existsOne" | "exists_one") && call.args.len() == 3
+                || matches!(name, "transformList" | "transformMap" | "transformMapEntry");
+            if two_var && matches!(call.args.first().map(|a| &a.expr), Some(CelExpr::Ident(_))) {
+                return self.two_var_macro(name, t, &call.args, e, d);
+            }
+            if name == "sortBy" && call.args.len() == 2 {
+                return self.sort_by(t, &call.args, e, d);
+            }
+            if matches!(name, "optMap" | "optFlatMap") && call.args.len() == 2 {
+                return self.opt_map(name == "optFlatMap", t, &call.args, e, d);
+            }
+        }
         let mut args = Vec::with_capacity(call.args.len() + 1);
         if let Some(t) = &call.target {
             args.push(self.convert(t, d)?);
@@ -183,7 +230,6 @@ impl Converter<'_> {
         for a in &call.args {
             args.push(self.convert(a, d)?);
         }
-        let name = call.func_name.as_str();
         let binary = |args: Vec<Expr>| -> (Box<Expr>, Box<Expr>) {
             let mut it = args.into_iter();
             (it.next().expect("two args").bx(), it.next().expect("two args").bx())
@@ -234,16 +280,168 @@ impl Converter<'_> {
                 None => {
                     let what = if call.target.is_some() { "method" } else { "function" };
                     let msg = format!("unknown {what} `{name}` with {} argument(s)", call.args.len());
-                    // The parser places a call at its `(`: point at the name instead.
-                    let mut span = self.span(e);
-                    let before = self.src[..span.start].trim_end();
-                    if before.ends_with(name) {
-                        span.start = before.len() - name.len();
-                    }
-                    return Err(CompileError::new(K::UnknownFunction, msg, self.src, span));
+                    return Err(CompileError::new(K::UnknownFunction, msg, self.src, self.call_name_span(name, e)));
                 }
             },
         })
+    }
+}
+
+impl Converter<'_> {
+    /// A call in one of the extension namespaces (`math.greatest(…)`, `cel.bind(…)`).
+    fn namespaced(&mut self, ns: &str, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let full = format!("{ns}.{}", call.func_name);
+        if full == "cel.bind" && call.args.len() == 3 {
+            return self.bind(call, e, d);
+        }
+        let args = call.args.iter().map(|a| self.convert(a, d)).collect::<Result<Vec<_>, _>>()?;
+        match Func::lookup(&full, false, args.len()) {
+            Some(f) => Ok(Expr::Call(f, args)),
+            None => {
+                let msg = format!("unknown function `{full}` with {} argument(s)", args.len());
+                Err(CompileError::new(K::UnknownFunction, msg, self.src, self.call_name_span(&full, e)))
+            }
+        }
+    }
+
+    /// `cel.bind(x, init, body)`: `body` with `x` bound to `init`.
+    fn bind(&mut self, call: &cel::common::ast::CallExpr, e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &call.args[0].expr else {
+            return Err(self.err(K::Parse, "cel.bind needs a variable name as its first argument", e));
+        };
+        let init = self.convert(&call.args[1], d)?;
+        self.let_in(var, init, &call.args[2], d)
+    }
+
+    /// `body` with `var` bound to the value of `init`. It becomes what cel-go expands
+    /// `cel.bind` to, a comprehension over an empty list whose accumulator is `var`: no new
+    /// node kind, and the evaluator's scoping of locals serves it as is.
+    fn let_in(&mut self, var: &str, init: Expr, body: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let base = self.scope.len() as u32;
+        // The iteration variable of the empty loop: a name no identifier can have.
+        self.scope.push(String::new());
+        self.scope.push(var.to_owned());
+        let result = self.convert(body, d);
+        self.scope.truncate(base as usize);
+        Ok(Expr::Comprehension(Box::new(Comprehension {
+            base,
+            two_vars: false,
+            range: Expr::List(Vec::new()),
+            accu_init: init,
+            loop_cond: Expr::Lit(Value::Bool(false)),
+            loop_step: Expr::Local(base + 1),
+            result: result?,
+        })))
+    }
+
+    /// `o.optMap(x, e)` is `o.hasValue() ? optional.of(e with x = o.value()) :
+    /// optional.none()`; `optFlatMap` leaves out the `optional.of` (`e` gives an optional).
+    fn opt_map(&mut self, flat: bool, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &args[0].expr else {
+            return Err(self.err(K::Parse, "optMap / optFlatMap need a variable name as their first argument", e));
+        };
+        let o = self.convert(target, d)?;
+        let value = Expr::Call(Func::Opt(Opt::Value), vec![o.clone()]);
+        let mapped = self.let_in(var, value, &args[1], d)?;
+        let some = if flat { mapped } else { Expr::Call(Func::Opt(Opt::Of), vec![mapped]) };
+        Ok(Expr::Cond(
+            Expr::Call(Func::Opt(Opt::HasValue), vec![o]).bx(),
+            some.bx(),
+            Expr::Call(Func::Opt(Opt::None), Vec::new()).bx(),
+        ))
+    }
+
+    /// `l.sortBy(e, key)` is, as in cel-go, `@sortByAssociatedKeys(l, l.map(e, key))`.
+    fn sort_by(&mut self, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let CelExpr::Ident(var) = &args[0].expr else {
+            return Err(self.err(K::Parse, "sortBy needs a variable name as its first argument", e));
+        };
+        let list = self.convert(target, d)?;
+        let base = self.scope.len() as u32;
+        self.scope.push(var.clone());
+        self.scope.push("@result".to_owned());
+        let key = self.convert(&args[1], d);
+        self.scope.truncate(base as usize);
+        let accu = Expr::Local(base + 1);
+        let keys = Expr::Comprehension(Box::new(Comprehension {
+            base,
+            two_vars: false,
+            range: list.clone(),
+            accu_init: Expr::List(Vec::new()),
+            loop_cond: Expr::Lit(Value::Bool(true)),
+            loop_step: Expr::Arith(ArithOp::Add, accu.clone().bx(), Expr::List(vec![key?]).bx()),
+            result: accu,
+        }));
+        Ok(Expr::Call(Func::Ext(super::ast::Ext::SortByKeys), vec![list, keys]))
+    }
+
+    /// The two-variable macros, which the parser leaves as plain calls: `all`, `exists`,
+    /// `existsOne` with `(i, v, predicate)`, and `transformList`, `transformMap`,
+    /// `transformMapEntry` with `(i, v, [filter,] transform)`. Each becomes the comprehension
+    /// cel-go expands it to; for a list `i` is the index, for a map the key.
+    fn two_var_macro(&mut self, name: &str, target: &IdedExpr, args: &[IdedExpr], e: &IdedExpr, d: usize) -> Result<Expr, CompileError> {
+        let (Some(CelExpr::Ident(v1)), Some(CelExpr::Ident(v2))) = (args.first().map(|a| &a.expr), args.get(1).map(|a| &a.expr)) else {
+            return Err(self.err(K::Parse, format!("`{name}` needs two variable names"), e));
+        };
+        let transform = name.starts_with("transform");
+        if !(args.len() == 3 || transform && args.len() == 4) {
+            return Err(self.err(K::UnknownFunction, format!("`{name}` takes 3 arguments{}", if transform { " or 4" } else { "" }), e));
+        }
+        if v1 == v2 {
+            return Err(self.err(K::Parse, format!("`{name}`: the two variables must differ"), e));
+        }
+        let range = self.convert(target, d)?;
+        let base = self.scope.len() as u32;
+        let accu = Expr::Local(base + 1);
+        self.scope.push(v1.clone());
+        // The accumulator's name is no identifier: the user cannot refer to it.
+        self.scope.push("@result".to_owned());
+        self.scope.push(v2.clone());
+        let body = args[2..].iter().map(|a| self.convert(a, d)).collect::<Result<Vec<_>, _>>();
+        self.scope.truncate(base as usize);
+        let mut body = body?;
+        let nsf = |x: Expr| Expr::Call(Func::NotStrictlyFalse, vec![x]);
+        let lit = |v: Value<'static>| Expr::Lit(v);
+        let (accu_init, loop_cond, loop_step, result) = match name {
+            "all" => {
+                let p = body.pop().expect("one");
+                (lit(Value::Bool(true)), nsf(accu.clone()), Expr::And(accu.clone().bx(), p.bx()), accu)
+            }
+            "exists" => {
+                let p = body.pop().expect("one");
+                (lit(Value::Bool(false)), nsf(Expr::Not(accu.clone().bx())), Expr::Or(accu.clone().bx(), p.bx()), accu)
+            }
+            "existsOne" | "exists_one" => {
+                let p = body.pop().expect("one");
+                let step = Expr::Cond(p.bx(), Expr::Arith(ArithOp::Add, accu.clone().bx(), lit(Value::Int(1)).bx()).bx(), accu.clone().bx());
+                (lit(Value::Int(0)), lit(Value::Bool(true)), step, Expr::Cmp(CmpOp::Eq, accu.bx(), lit(Value::Int(1)).bx()))
+            }
+            _ => {
+                let f = body.pop().expect("transform");
+                let filter = body.pop();
+                let (init, add) = match name {
+                    "transformList" => (Expr::List(Vec::new()), Expr::Arith(ArithOp::Add, accu.clone().bx(), Expr::List(vec![f]).bx())),
+                    "transformMap" => (Expr::Map(Vec::new()), Expr::Call(Func::MapInsert, vec![accu.clone(), Expr::Local(base), f])),
+                    _ => (Expr::Map(Vec::new()), Expr::Call(Func::MapInsert, vec![accu.clone(), f])),
+                };
+                let step = match filter {
+                    Some(c) => Expr::Cond(c.bx(), add.bx(), accu.clone().bx()),
+                    None => add,
+                };
+                (init, lit(Value::Bool(true)), step, accu)
+            }
+        };
+        Ok(Expr::Comprehension(Box::new(Comprehension { base, two_vars: true, range, accu_init, loop_cond, loop_step, result })))
+    }
+
+    /// The parser places a call at its `(`: point at the name instead.
+    fn call_name_span(&self, name: &str, e: &IdedExpr) -> Span {
+        let mut span = self.span(e);
+        let before = self.src[..span.start].trim_end();
+        if before.ends_with(name) {
+            span.start = before.len() - name.len();
+        }
+        span
     }
 }
 
@@ -309,6 +507,9 @@ pub(crate) fn type_name(name: &str) -> &'static str {
         "list" => "list",
         "map" => "map",
         "null_type" => "null_type",
+        "optional_type" => "optional_type",
+        "net.IP" => "net.IP",
+        "net.CIDR" => "net.CIDR",
         "google.protobuf.Timestamp" => "google.protobuf.Timestamp",
         "google.protobuf.Duration" => "google.protobuf.Duration",
         _ => "type",

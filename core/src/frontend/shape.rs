@@ -75,6 +75,22 @@ impl Compiled {
         eval(&self.shape.expr, &mut cx).map(|v| v.to_json())
     }
 
+    /// What the expression gives when that is provably never a boolean, whatever the event
+    /// (see `frontend::check`): a condition that can never fire, which the engine refuses
+    /// as `not_boolean`. Public for the fuzz targets, not API.
+    #[doc(hidden)]
+    pub fn non_boolean(&self) -> Option<&'static str> {
+        super::check::non_boolean(&self.shape.expr, &self.params)
+    }
+
+    /// Evaluates and renders the result with its CEL type (see `Value::to_tagged_json`); for
+    /// the conformance runner, not API.
+    #[doc(hidden)]
+    pub fn eval_tagged(&self, event: &Json) -> Result<Json, EvalError> {
+        let mut cx = Ctx::new(event, &self.params, self.dialect);
+        eval(&self.shape.expr, &mut cx).map(|v| v.to_tagged_json())
+    }
+
     /// Evaluates as a condition: `Ok(true)` only for the boolean `true`. A non-boolean result
     /// is the error `not_bool`, except `null` in the lenient dialect, which is `false`.
     pub fn matches(&self, event: &Json) -> Result<bool, EvalError> {

@@ -28,9 +28,15 @@ const MAP: u8 = 9;
 const TIMESTAMP: u8 = 10;
 const DURATION: u8 = 11;
 const TYPE: u8 = 12;
+const OPTIONAL_NONE: u8 = 13;
+const OPTIONAL_SOME: u8 = 14;
+const IP: u8 = 15;
+const CIDR: u8 = 16;
 
-/// Type values come from `type_name`, a fixed set: store an index, read back the name.
-const TYPE_NAMES: [&str; 12] = [
+/// Type values come from `type_name` (and the `net.IP`/`net.CIDR` type literals), a fixed set:
+/// store an index, read back the name. (Type literals are never lifted into parameters, so
+/// these only travel inside lists and maps.)
+const TYPE_NAMES: [&str; 15] = [
     "null_type",
     "bool",
     "int",
@@ -43,6 +49,9 @@ const TYPE_NAMES: [&str; 12] = [
     "google.protobuf.Timestamp",
     "google.protobuf.Duration",
     "type",
+    "optional_type",
+    "net.IP",
+    "net.CIDR",
 ];
 
 fn put_varint(out: &mut Vec<u8>, mut n: usize) {
@@ -119,7 +128,36 @@ fn put_value(out: &mut Vec<u8>, v: &Value<'_>) {
         }
         Value::Type(t) => {
             out.push(TYPE);
-            out.push(TYPE_NAMES.iter().position(|n| n == t).unwrap_or(TYPE_NAMES.len() - 1) as u8);
+            let i = TYPE_NAMES.iter().position(|n| n == t);
+            debug_assert!(i.is_some(), "type {t} missing from TYPE_NAMES");
+            out.push(i.unwrap_or(TYPE_NAMES.iter().position(|n| *n == "type").expect("listed")) as u8);
+        }
+        Value::Optional(None) => out.push(OPTIONAL_NONE),
+        Value::Optional(Some(v)) => {
+            out.push(OPTIONAL_SOME);
+            put_value(out, v);
+        }
+        Value::Ip(a) => {
+            out.push(IP);
+            put_ip(out, a);
+        }
+        Value::Cidr(a, n) => {
+            out.push(CIDR);
+            put_ip(out, a);
+            out.push(*n);
+        }
+    }
+}
+
+fn put_ip(out: &mut Vec<u8>, a: &std::net::IpAddr) {
+    match a {
+        std::net::IpAddr::V4(v) => {
+            out.push(4);
+            out.extend_from_slice(&v.octets());
+        }
+        std::net::IpAddr::V6(v) => {
+            out.push(6);
+            out.extend_from_slice(&v.octets());
         }
     }
 }
@@ -158,6 +196,12 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> u32 {
         u32::from_le_bytes(self.take(4).try_into().expect("4 bytes"))
     }
+    fn ip(&mut self) -> std::net::IpAddr {
+        match self.byte() {
+            4 => std::net::IpAddr::from(<[u8; 4]>::try_from(self.take(4)).expect("4 bytes")),
+            _ => std::net::IpAddr::from(<[u8; 16]>::try_from(self.take(16)).expect("16 bytes")),
+        }
+    }
     fn str(&mut self) -> &'a str {
         let n = self.varint();
         std::str::from_utf8(self.take(n)).expect("encoded from a str")
@@ -194,6 +238,13 @@ impl<'a> Reader<'a> {
                 Value::Duration(secs + TimeDelta::nanoseconds(ns as i64))
             }
             TYPE => Value::Type(TYPE_NAMES[self.byte() as usize]),
+            OPTIONAL_NONE => Value::Optional(None),
+            OPTIONAL_SOME => Value::Optional(Some(Box::new(self.value()))),
+            IP => Value::Ip(self.ip()),
+            CIDR => {
+                let a = self.ip();
+                Value::Cidr(a, self.byte())
+            }
             tag => unreachable!("unknown parameter tag {tag}"),
         }
     }
@@ -249,6 +300,12 @@ mod tests {
             Value::Timestamp(DateTime::from_timestamp(-62_135_596_800, 999_999_999).unwrap()),
             Value::Duration(TimeDelta::new(-5, 7).unwrap()),
             Value::Type("google.protobuf.Duration"),
+            Value::Type("net.CIDR"),
+            Value::Optional(None),
+            Value::Optional(Some(Box::new(Value::string("inside")))),
+            Value::Ip("10.1.2.3".parse().unwrap()),
+            Value::Ip("2001:db8::1".parse().unwrap()),
+            Value::Cidr("192.168.0.0".parse().unwrap(), 16),
         ];
         let bytes = encode("wait-1", &params);
         assert_eq!(id(&bytes), "wait-1");
