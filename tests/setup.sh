@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fetch --locked
+# The cel-spec conformance data (cel.dev/expr, pinned, through the Go module proxy).
+bash tests/conformance/fetch.sh
 cargo build --all-targets --locked
 bash bindings/python/ci.sh setup
 bash bindings/node/ci.sh setup
