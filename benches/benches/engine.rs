@@ -67,7 +67,7 @@ fn add_remove(c: &mut Criterion) {
     g.bench_function("remove+add/100k", |b| {
         b.iter(|| {
             j = (j + 1) % 100_000;
-            assert!(engine.remove(&format!("w{j}")));
+            assert!(engine.remove(&format!("w{j}")).unwrap());
             engine.add(wait_and_event(Shape::Eq, SEED, j).0).unwrap();
         })
     });
@@ -141,7 +141,7 @@ fn owners_and_stats(c: &mut Criterion) {
                     engine.add(Subscription::wait("other", "app/x").with_owner("run-2")).unwrap();
                     engine
                 },
-                |engine| assert_eq!(engine.remove_owner("run-1"), k as usize),
+                |engine| assert_eq!(engine.remove_owner("run-1").unwrap(), k as usize),
                 BatchSize::PerIteration,
             )
         });

@@ -208,11 +208,22 @@ pub enum ErrorKind {
     IdConflict,
     /// A configured limit (event size or depth, claims, store capacity) was reached.
     LimitExceeded,
+    /// A durable store that is damaged or not a SQLite database.
+    CorruptStore,
+    /// A SQLite database that is not a celmatch store, or one written with another schema.
+    IncompatibleStore,
+    /// A durable store already open in another process (or engine).
+    StoreLocked,
+    /// Reading or writing a durable store failed (a read-only directory, a full disk, …).
+    IoError,
+    /// The engine was closed.
+    Closed,
 }
 
 impl ErrorKind {
     /// The stable code: the compile or evaluation code, or `invalid_event`,
-    /// `invalid_subscription`, `id_conflict`, `limit_exceeded`.
+    /// `invalid_subscription`, `id_conflict`, `limit_exceeded`, `corrupt_store`,
+    /// `incompatible_store`, `store_locked`, `io_error`, `engine_closed`.
     pub fn code(self) -> &'static str {
         match self {
             ErrorKind::Compile(k) => k.code(),
@@ -221,6 +232,11 @@ impl ErrorKind {
             ErrorKind::InvalidSubscription => "invalid_subscription",
             ErrorKind::IdConflict => "id_conflict",
             ErrorKind::LimitExceeded => "limit_exceeded",
+            ErrorKind::CorruptStore => "corrupt_store",
+            ErrorKind::IncompatibleStore => "incompatible_store",
+            ErrorKind::StoreLocked => "store_locked",
+            ErrorKind::IoError => "io_error",
+            ErrorKind::Closed => "engine_closed",
         }
     }
 }

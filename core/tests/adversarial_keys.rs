@@ -10,7 +10,6 @@
 use celmatch::{Engine, Subscription};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::hash::BuildHasher;
 use std::time::{Duration, Instant};
 
 const N: usize = 2000;

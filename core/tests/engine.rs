@@ -186,12 +186,12 @@ fn concurrent_add_remove_process_expire_ends_each_subscription_once() {
                 }
                 let n = rng.gen_range(top.saturating_sub(200)..top);
                 if rng.gen_bool(0.9) {
-                    if engine.remove(&format!("s{n}")) {
+                    if engine.remove(&format!("s{n}")).unwrap() {
                         seen.ended.push((n, "removed"));
                     }
                 } else {
                     let owner = owner_of(n);
-                    let removed = engine.remove_owner(&owner);
+                    let removed = engine.remove_owner(&owner).unwrap();
                     *seen.by_owner.entry(owner).or_default() += removed;
                 }
                 seen.ops += 1;
@@ -229,7 +229,7 @@ fn concurrent_add_remove_process_expire_ends_each_subscription_once() {
             let mut seen = Seen::default();
             while !stop.load(Ordering::Relaxed) {
                 clock.advance(2);
-                for id in engine.expire(None) {
+                for id in engine.expire(None).unwrap() {
                     seen.ended.push((parse(&id), "expired"));
                 }
                 seen.ops += 1;
@@ -265,7 +265,7 @@ fn concurrent_add_remove_process_expire_ends_each_subscription_once() {
         if endings.contains_key(&n) {
             continue;
         }
-        if engine.remove(&format!("s{n}")) {
+        if engine.remove(&format!("s{n}")).unwrap() {
             endings.insert(n, vec!["removed-at-end"]);
         } else {
             *gone_with_owner.entry(owner_of(n)).or_default() += 1;
@@ -394,7 +394,7 @@ fn eval_errors_do_not_carry_over_to_a_reused_id() {
     engine.add(Subscription::wait("w1", "app/x").when("async.data.n / async.data.d > 5")).unwrap();
     engine.process(&json!({"name": "app/x", "data": {"n": 1, "d": 0}})).unwrap();
     assert_eq!(engine.eval_errors("w1").map(|(n, _)| n), Some(1));
-    assert!(engine.remove("w1"));
+    assert!(engine.remove("w1").unwrap());
     engine.add(Subscription::wait("w1", "app/y")).unwrap();
     assert_eq!(engine.eval_errors("w1").map(|(n, e)| (n, e.code().to_string())), None, "the new w1 has never been evaluated");
     assert!(engine.explain("w1", None).unwrap().get("eval_errors").is_none());
@@ -547,9 +547,9 @@ fn stats_count_by_class() {
     assert_eq!(s.to_json()["by_class"]["eq"], 7);
 
     // Everything removed: nothing left in any class.
-    assert_eq!(engine.remove_owner("r1"), 12);
-    assert!(engine.remove("none"));
-    assert!(engine.remove("c1"));
+    assert_eq!(engine.remove_owner("r1").unwrap(), 12);
+    assert!(engine.remove("none").unwrap());
+    assert!(engine.remove("c1").unwrap());
     let s = engine.stats();
     assert_eq!((s.subscriptions, s.owners, s.event_names, s.shapes, s.scan, s.pending_deadlines), (0, 0, 0, 0, 0, 0));
     assert!(s.by_class.is_empty(), "{:?}", s.by_class);
@@ -592,16 +592,16 @@ fn memory_does_not_grow_over_add_remove_cycles() {
         engine.claim("cycle", &format!("k{cycle}"), 5, None).unwrap();
         // End them: a quarter by expiry, some by events, the rest by id and by owner.
         clock.advance(10);
-        let expired = engine.expire(None).len() as u64;
+        let expired = engine.expire(None).unwrap().len() as u64;
         assert_eq!(expired, BATCH / 4);
         for i in (0..BATCH).filter(|i| i % 4 != 0 && i % 6 == 5) {
             engine.process(&json!({"name": format!("app/e{}", i % 7), "data": {}})).unwrap();
         }
         for i in (0..BATCH).filter(|i| i % 2 == 1) {
-            engine.remove(&format!("c{cycle}-{i}"));
+            engine.remove(&format!("c{cycle}-{i}")).unwrap();
         }
         for o in 0..100 {
-            engine.remove_owner(&format!("run-{cycle}-{o}"));
+            engine.remove_owner(&format!("run-{cycle}-{o}")).unwrap();
         }
         let s = engine.stats();
         assert_eq!((s.subscriptions, s.event_names, s.shapes, s.pending_deadlines, s.owners), (0, 0, 0, 0, 0), "cycle {cycle}");
@@ -626,7 +626,7 @@ fn peak(engine: &Engine, cycle: u64) -> usize {
         .collect();
     engine.add_many(subs);
     let bytes = engine.stats().memory_bytes;
-    assert_eq!(engine.remove_owner("peak"), 2_000);
+    assert_eq!(engine.remove_owner("peak").unwrap(), 2_000);
     bytes
 }
 

@@ -111,9 +111,9 @@ fn step(engine: &Engine, clock: &ManualClock, step: &Json, feed: Feed) -> Result
         "add" => added_json(&Subscription::from_record(arg).and_then(|s| engine.add(s))),
         "add_many" => add_many(engine, arg.as_array().ok_or("add_many takes a list")?),
         "process" => process(engine, arg, feed),
-        "remove" => json!(engine.remove(arg.as_str().ok_or("remove takes an id")?)),
-        "remove_owner" => json!(engine.remove_owner(arg.as_str().ok_or("remove_owner takes an owner")?)),
-        "expire" => json!(engine.expire(arg.as_i64())),
+        "remove" => json!(engine.remove(arg.as_str().ok_or("remove takes an id")?).unwrap()),
+        "remove_owner" => json!(engine.remove_owner(arg.as_str().ok_or("remove_owner takes an owner")?).unwrap()),
+        "expire" => json!(engine.expire(arg.as_i64()).unwrap()),
         "advance" => {
             clock.advance(arg.as_i64().ok_or("advance takes milliseconds")?);
             return Ok(None);

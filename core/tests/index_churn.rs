@@ -30,7 +30,7 @@ fn many_distinct_literals_with_churn_match_one_by_one_evaluation() {
     }
     // Remove half (dead needles stay in the automata until they merge), re-add a quarter.
     for i in (0..n).filter(|i| i % 2 == 0) {
-        assert!(engine.remove(&format!("s{i}")));
+        assert!(engine.remove(&format!("s{i}")).unwrap());
         live.remove(&i);
     }
     for i in (0..n).filter(|i| i % 4 == 0) {

@@ -268,7 +268,7 @@ fuzz_target!(|input: Input| {
             }
             Op::Remove(i) => {
                 let id = format!("s{}", i % 8);
-                let removed = engine.remove(&id);
+                let removed = engine.remove(&id).unwrap();
                 assert_eq!(removed, m.pending.contains_key(&id), "remove({id})");
                 if removed {
                     m.end(&id, "removed");
@@ -276,7 +276,7 @@ fuzz_target!(|input: Input| {
             }
             Op::RemoveOwner(o) => {
                 let owner = format!("r{}", o % 3);
-                let n = engine.remove_owner(&owner);
+                let n = engine.remove_owner(&owner).unwrap();
                 let ids: Vec<String> = m.pending.iter().filter(|(_, p)| p.sub.owner.as_deref() == Some(&owner)).map(|(id, _)| id.clone()).collect();
                 assert_eq!(n, ids.len(), "remove_owner({owner})");
                 for id in ids {
@@ -329,7 +329,7 @@ fuzz_target!(|input: Input| {
             Op::Expire(at) => {
                 let t = at.map(|a| BASE + i64::from(a) * 7);
                 let t_eff = t.unwrap_or_else(|| now(&clock));
-                let got = engine.expire(t);
+                let got = engine.expire(t).unwrap();
                 let mut due: Vec<(i64, u64, String)> =
                     m.pending.iter().filter_map(|(id, p)| p.deadline.filter(|&d| d <= t_eff).map(|d| (d, p.seq, id.clone()))).collect();
                 due.sort();
@@ -368,8 +368,8 @@ fuzz_target!(|input: Input| {
     // Whatever never ended is still pending, and each is there exactly once.
     assert_eq!(m.added, m.ended + m.pending.len() as u64, "added = fired + expired + removed + pending");
     for id in m.pending.keys() {
-        assert!(engine.remove(id), "{id} should still be pending");
-        assert!(!engine.remove(id), "{id} removed twice");
+        assert!(engine.remove(id).unwrap(), "{id} should still be pending");
+        assert!(!engine.remove(id).unwrap(), "{id} removed twice");
     }
     assert!(engine.is_empty());
 });

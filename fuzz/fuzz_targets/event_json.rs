@@ -108,7 +108,7 @@ fn run(data: &[u8], a: &Loaded, b: &Loaded, limits: &Limits) {
     if let Ok(v) = &parsed {
         let _ = a.engine.explain("app/e1", Some(v));
         let _ = a.engine.claim_event_id(v, 1000);
-        a.engine.expire(Some(i64::MAX)); // drops the claim again
+        a.engine.expire(Some(i64::MAX)).unwrap(); // drops the claim again
     }
     a.restore(&by_bytes);
     b.restore(&by_value);

@@ -132,13 +132,13 @@ impl Engine {
     /// Removes a subscription; `false` if there was none with this id.
     #[napi(ts_args_type = "id: string")]
     pub fn remove(&self, env: &Env, id: Unknown) -> napi::Result<bool> {
-        run(env, || Ok(self.inner.remove(&convert::string(id, "id")?)))
+        run(env, || Ok(self.inner.remove(&convert::string(id, "id")?)?))
     }
 
     /// Removes every subscription of `owner`; returns how many.
     #[napi(ts_args_type = "owner: string")]
     pub fn remove_owner(&self, env: &Env, owner: Unknown) -> napi::Result<u32> {
-        run(env, || Ok(self.inner.remove_owner(&convert::string(owner, "owner")?) as u32))
+        run(env, || Ok(self.inner.remove_owner(&convert::string(owner, "owner")?)? as u32))
     }
 
     /// Fires (and consumes) every subscription the event satisfies, in registration order.
@@ -182,7 +182,7 @@ impl Engine {
         run(env, || {
             let now = convert::time(now, "now")?;
             let limit = convert::opt_count(limit, "limit")?.unwrap_or(usize::MAX);
-            Ok(self.inner.expire_at_most(now, limit))
+            Ok(self.inner.expire_at_most(now, limit)?)
         })
     }
 

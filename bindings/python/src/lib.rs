@@ -694,16 +694,16 @@ impl Engine {
     ///
     /// Removes a subscription. Returns whether it was there.
     #[pyo3(signature = (id, /))]
-    fn remove(&self, id: &str) -> bool {
-        self.inner.remove(id)
+    fn remove(&self, id: &str) -> PyResult<bool> {
+        self.inner.remove(id).map_err(|e| errors::from_core(&e))
     }
 
     /// remove_owner(owner) -> int
     ///
     /// Removes every subscription of an owner. Returns how many were removed.
     #[pyo3(signature = (owner, /))]
-    fn remove_owner(&self, owner: &str) -> usize {
-        self.inner.remove_owner(owner)
+    fn remove_owner(&self, owner: &str) -> PyResult<usize> {
+        self.inner.remove_owner(owner).map_err(|e| errors::from_core(&e))
     }
 
     /// process(event) -> list[Fired]
@@ -812,7 +812,7 @@ impl Engine {
             _ => usize::MAX,
         };
         let engine = &*self.inner;
-        Ok(py.detach(|| engine.expire_at_most(now, limit)))
+        py.detach(|| engine.expire_at_most(now, limit)).map_err(|e| errors::from_core(&e))
     }
 
     /// get(id) -> dict | None

@@ -1,6 +1,7 @@
 //! Engine configuration.
 
 use super::clock::{Clock, SystemClock};
+use super::durable::Durability;
 use crate::{Dialect, Limits};
 use std::fmt;
 use std::sync::Arc;
@@ -52,6 +53,8 @@ pub struct Config {
     pub max_claims: usize,
     /// When a cancellation fires, also remove every other subscription of its owner.
     pub cancel_removes_owner: bool,
+    /// What a commit of a durable engine ([`Engine::open`](crate::Engine::open)) survives.
+    pub durability: Durability,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -66,6 +69,7 @@ impl Default for Config {
             lookback_max_bytes: 16 << 20,
             max_claims: 10_000_000,
             cancel_removes_owner: false,
+            durability: Durability::Process,
             clock: Arc::new(SystemClock),
         }
     }
@@ -82,6 +86,7 @@ impl fmt::Debug for Config {
             .field("lookback_max_bytes", &self.lookback_max_bytes)
             .field("max_claims", &self.max_claims)
             .field("cancel_removes_owner", &self.cancel_removes_owner)
+            .field("durability", &self.durability)
             .finish_non_exhaustive()
     }
 }

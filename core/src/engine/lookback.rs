@@ -9,34 +9,61 @@ pub(crate) struct Buffered {
     pub event: Arc<Json>,
     pub id: Option<String>,
     pub time_ms: i64,
+    /// Order of arrival, across names: a durable store's row key for the event.
+    pub seq: u64,
     bytes: usize,
 }
 
 #[derive(Default)]
 pub(crate) struct Lookback {
     by_name: HashMap<Arc<str>, (VecDeque<Buffered>, usize)>,
+    next_seq: u64,
 }
 
 impl Lookback {
-    pub fn push(&mut self, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) {
+    /// Buffers an event; returns its sequence number and those of the events it pushed out.
+    pub fn push(&mut self, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) -> (u64, Vec<u64>) {
         let (event, id, time_ms, bytes) = b;
+        let seq = self.next_seq;
+        self.next_seq += 1;
         let (queue, total) = self.by_name.entry(Arc::from(name)).or_default();
-        queue.push_back(Buffered { event, id, time_ms, bytes });
+        queue.push_back(Buffered { event, id, time_ms, seq, bytes });
         *total += bytes;
+        let mut dropped = Vec::new();
         while queue.len() > max_events || (*total > max_bytes && queue.len() > 1) {
             let old = queue.pop_front().expect("non-empty");
             *total -= old.bytes;
+            dropped.push(old.seq);
         }
+        (seq, dropped)
     }
 
-    /// Drops events older than `min_time_ms`.
-    pub fn trim(&mut self, min_time_ms: i64) {
+    /// Buffers an event read back from a durable store under the number it was stored
+    /// with (numbering continues after it); returns the numbers of the events pushed out.
+    pub fn restore(&mut self, seq: u64, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) -> Vec<u64> {
+        self.next_seq = seq;
+        self.push(name, b, max_events, max_bytes).1
+    }
+
+    /// Drops events older than `min_time_ms`; returns their sequence numbers.
+    pub fn trim(&mut self, min_time_ms: i64) -> Vec<u64> {
+        let mut dropped = Vec::new();
         self.by_name.retain(|_, (queue, total)| {
             while queue.front().is_some_and(|b| b.time_ms < min_time_ms) {
-                *total -= queue.pop_front().expect("non-empty").bytes;
+                let old = queue.pop_front().expect("non-empty");
+                *total -= old.bytes;
+                dropped.push(old.seq);
             }
             !queue.is_empty()
         });
+        dropped
+    }
+
+    /// Every buffered event with its name, oldest first per name (for `save`).
+    pub fn export(&self) -> Vec<(u64, &str, &Json)> {
+        let mut out: Vec<(u64, &str, &Json)> = self.by_name.iter().flat_map(|(n, (q, _))| q.iter().map(move |b| (b.seq, &**n, &*b.event))).collect();
+        out.sort_by_key(|e| e.0);
+        out
     }
 
     /// Buffered events of `name` at or after `since_ms`, oldest first.

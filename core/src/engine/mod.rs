@@ -8,6 +8,7 @@
 mod claims;
 mod clock;
 mod config;
+mod durable;
 mod explain;
 mod lookback;
 mod store;
@@ -15,6 +16,7 @@ mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
+pub use durable::{Durability, SCHEMA_VERSION};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
 
@@ -27,21 +29,33 @@ use crate::index::access::Pred;
 use crate::index;
 use crate::{CompileError, Compiled, EvalErrorKind};
 use claims::Claims;
+use durable::Durable;
 use lookback::Lookback;
 use parking_lot::{Mutex, RwLock};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::path::Path as FsPath;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 pub(crate) use store::table_bytes;
 use store::{NewRecord, Store};
 
 /// The matching engine. `Send + Sync`: share it behind an `Arc`.
+///
+/// In memory ([`Engine::new`]) or durable ([`Engine::open`]): a durable engine commits every
+/// change to its SQLite store before the call that made it returns. Lock order: `state`,
+/// then `lookback` or `claims`, then `durable`; nothing waits for another lock while holding
+/// `durable`.
 pub struct Engine {
     config: Config,
     frontend: Frontend,
     state: RwLock<Store>,
     lookback: Mutex<Lookback>,
     claims: Claims,
+    /// The store of a durable engine (`None` in memory, and once closed).
+    durable: Mutex<Option<Durable>>,
+    is_durable: bool,
+    closed: AtomicBool,
 }
 
 /// A subscription compiled and planned, ready to be filed.
@@ -52,6 +66,25 @@ struct Prepared {
     plan: Option<Vec<(Path, Pred)>>,
     deadline_ms: Option<i64>,
     fingerprint: u64,
+}
+
+/// What filing a prepared subscription did.
+enum Inserted {
+    /// Stored in this slot (a durable engine then commits it).
+    Stored(SlotId),
+    /// The same subscription was there already: nothing to do.
+    Existing,
+    /// A buffered event fired it at once (lookback): not stored.
+    Fired(Fired),
+}
+
+impl Inserted {
+    fn into_fired(self) -> Option<Fired> {
+        match self {
+            Inserted::Fired(f) => Some(f),
+            _ => None,
+        }
+    }
 }
 
 /// The parts of an event the engine reads itself.
@@ -66,9 +99,160 @@ const LIST_PAGE: usize = 1024;
 
 impl Engine {
     pub fn new(config: Config) -> Engine {
+        Engine::with_parts(config, claims::random_seeds(), None)
+    }
+
+    fn with_parts(config: Config, claim_seeds: [u64; 8], durable: Option<Durable>) -> Engine {
         let frontend = Frontend::new(config.dialect, config.limits.clone());
-        let claims = Claims::new(config.max_claims);
-        Engine { config, frontend, state: RwLock::default(), lookback: Mutex::default(), claims }
+        let claims = Claims::with_seeds(config.max_claims, claim_seeds);
+        let is_durable = durable.is_some();
+        Engine {
+            config,
+            frontend,
+            state: RwLock::default(),
+            lookback: Mutex::default(),
+            claims,
+            durable: Mutex::new(durable),
+            is_durable,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// A durable engine whose state lives in the SQLite store at `path` (created if absent):
+    /// every subscription, claim and (with lookback on) buffered event. Each mutating call
+    /// returns only after its changes are committed (see [`Durability`]); `process` commits
+    /// the consumption of what it fires before it returns it. Opening reads the store back
+    /// and rebuilds the index.
+    ///
+    /// Errors: `corrupt_store` (damaged, or not SQLite), `incompatible_store` (another
+    /// schema, or not a celmatch store), `store_locked` (open elsewhere), `io_error`.
+    pub fn open(path: impl AsRef<FsPath>, config: Config) -> Result<Engine, Error> {
+        let path = path.as_ref();
+        let (durable, loaded) = Durable::open(path, config.durability, claims::random_seeds())?;
+        let engine = Engine::with_parts(config, loaded.claim_seeds, None);
+        // Rebuild: recompile what was accepted, in registration order, with the fingerprints
+        // it was accepted with (a re-add after restart is still a no-op).
+        let now = engine.now();
+        {
+            let mut st = engine.state.write();
+            for (sub, fingerprint) in loaded.subscriptions {
+                let id = sub.id.clone();
+                let restored = engine.prepare(sub, now).and_then(|mut p| {
+                    p.fingerprint = fingerprint;
+                    engine.insert(&mut st, &p, now)
+                });
+                if let Err(e) = restored {
+                    return Err(Error::new(crate::ErrorKind::IncompatibleStore, format!("{}: stored subscription {id:?} no longer compiles: {e}", path.display())));
+                }
+            }
+        }
+        for (hash, expires_ms) in loaded.claims.into_iter().filter(|&(_, e)| e > now) {
+            engine.claims.restore(hash, expires_ms);
+        }
+        let mut stale = Vec::new();
+        {
+            let mut lb = engine.lookback.lock();
+            for (seq, event) in loaded.lookback {
+                match engine.event_meta(&event) {
+                    Ok(meta) => {
+                        let item = (Arc::new(event.clone()), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now), lookback::json_bytes(&event));
+                        stale.extend(lb.restore(seq, meta.name, item, engine.config.lookback_max_events, engine.config.lookback_max_bytes));
+                    }
+                    Err(_) => stale.push(seq),
+                }
+            }
+            stale.extend(lb.trim(now.saturating_sub(engine.config.lookback_max_age_ms)));
+        }
+        let mut durable = durable;
+        if !stale.is_empty() {
+            durable.write(|tx| stale.iter().try_for_each(|&s| durable::delete_lookback(tx, s)))?;
+        }
+        *engine.durable.lock() = Some(durable);
+        Ok(Engine { is_durable: true, ..engine })
+    }
+
+    /// Writes the engine's state (subscriptions, claims, buffered events) to a new store at
+    /// `path` in the format [`Engine::open`] reads, atomically: a temporary file beside it,
+    /// synced, renamed over `path`, and the directory synced. Subscriptions are written as
+    /// [`Engine::get`] returns them.
+    pub fn save(&self, path: impl AsRef<FsPath>) -> Result<(), Error> {
+        self.check_open()?;
+        let path = path.as_ref();
+        let io = |what: &str, e: std::io::Error| Error::new(crate::ErrorKind::IoError, format!("{what} {}: {e}", path.display()));
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let name = path.file_name().ok_or_else(|| io("saving to", std::io::Error::other("not a file path")))?;
+        let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+        let _ = std::fs::remove_file(&tmp);
+        let result = (|| {
+            let mut d = Durable::create(&tmp, self.claims.seeds())?;
+            let subs = self.state.read().export();
+            let claims = self.claims.export();
+            let lb = self.lookback.lock();
+            let events = lb.export();
+            d.write(|tx| {
+                for (s, fingerprint) in &subs {
+                    durable::insert_subscription(tx, s, s.deadline_ms, *fingerprint)?;
+                }
+                for &(h, e) in &claims {
+                    durable::put_claim(tx, h, e)?;
+                }
+                for &(seq, name, json) in &events {
+                    durable::insert_lookback(tx, seq, name, json)?;
+                }
+                Ok(())
+            })?;
+            drop(lb);
+            drop(d); // closes the database: the WAL is checkpointed into the file
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| io("syncing", e))?;
+            std::fs::rename(&tmp, path).map_err(|e| io("renaming into", e))?;
+            std::fs::File::open(&dir).and_then(|f| f.sync_all()).map_err(|e| io("syncing the directory of", e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Closes the engine: a durable engine releases its store (another process may open it
+    /// now). Every later call that changes or matches anything is the error `engine_closed`.
+    pub fn close(&self) -> Result<(), Error> {
+        self.closed.store(true, Ordering::SeqCst);
+        // Wait for calls in flight, then drop the connection.
+        let _st = self.state.write();
+        self.durable.lock().take();
+        Ok(())
+    }
+
+    /// Whether this engine keeps its state in a store ([`Engine::open`]).
+    pub fn is_durable(&self) -> bool {
+        self.is_durable
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::new(crate::ErrorKind::Closed, "the engine is closed"));
+        }
+        Ok(())
+    }
+
+    /// Commits `f`'s rows when the engine is durable (and does nothing in memory).
+    fn persist(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>) -> Result<(), Error> {
+        if !self.is_durable {
+            return Ok(());
+        }
+        match self.durable.lock().as_mut() {
+            Some(d) => d.write(f),
+            None => Err(Error::new(crate::ErrorKind::Closed, "the engine is closed")),
+        }
+    }
+
+    /// `PRAGMA integrity_check` of a durable engine's store (`None` in memory).
+    #[doc(hidden)]
+    pub fn integrity_check(&self) -> Option<Result<String, Error>> {
+        self.durable.lock().as_ref().map(Durable::integrity_check)
     }
 
     pub fn config(&self) -> &Config {
@@ -172,28 +356,52 @@ impl Engine {
     /// once: it is returned and not stored. Re-adding an identical subscription under the
     /// same id is a no-op; a different one is the error `id_conflict`.
     pub fn add(&self, sub: Subscription) -> Result<Option<Fired>, Error> {
-        let now = self.now();
-        let p = self.prepare(sub, now)?;
-        let mut st = self.state.write();
-        self.insert(&mut st, p, now)
+        self.add_many(vec![sub]).pop().expect("one result")
     }
 
-    /// Adds many subscriptions under one lock; shapes are compiled once per distinct shape.
-    /// One bad subscription fails alone.
+    /// Adds many subscriptions under one lock (and, durable, in one commit); shapes are
+    /// compiled once per distinct shape. One bad subscription fails alone.
     pub fn add_many(&self, subs: Vec<Subscription>) -> Vec<Result<Option<Fired>, Error>> {
+        if let Err(e) = self.check_open() {
+            return subs.iter().map(|_| Err(e.clone())).collect();
+        }
         let now = self.now();
         let prepared: Vec<Result<Prepared, Error>> = subs.into_iter().map(|s| self.prepare(s, now)).collect();
         let mut st = self.state.write();
-        prepared.into_iter().map(|p| p.and_then(|p| self.insert(&mut st, p, now))).collect()
+        let mut results = Vec::with_capacity(prepared.len());
+        let mut stored: Vec<(usize, SlotId, Prepared)> = Vec::new();
+        for p in prepared {
+            let r = p.and_then(|p| {
+                let r = self.insert(&mut st, &p, now);
+                if let Ok(Inserted::Stored(slot)) = r {
+                    stored.push((results.len(), slot, p));
+                }
+                r
+            });
+            results.push(r.map(Inserted::into_fired));
+        }
+        if stored.is_empty() {
+            return results;
+        }
+        let committed = self.persist(|tx| stored.iter().try_for_each(|(_, _, p)| durable::insert_subscription(tx, &p.sub, p.deadline_ms, p.fingerprint)));
+        if let Err(e) = committed {
+            // Nothing was committed: nothing stays.
+            for (i, slot, _) in stored {
+                st.take(slot);
+                results[i] = Err(e.clone());
+            }
+        }
+        results
     }
 
-    fn insert(&self, st: &mut Store, p: Prepared, now: i64) -> Result<Option<Fired>, Error> {
+    /// Files a prepared subscription in memory (a durable engine commits it after).
+    fn insert(&self, st: &mut Store, p: &Prepared, now: i64) -> Result<Inserted, Error> {
         if let Some(slot) = st.find(&p.sub.id) {
             let (fingerprint, kind, event) = st.identity(slot);
             if fingerprint == p.fingerprint {
-                return Ok(None);
+                return Ok(Inserted::Existing);
             }
-            let differ = differences(st, slot, &p).join(", ");
+            let differ = differences(st, slot, p).join(", ");
             return Err(Error::new(
                 crate::ErrorKind::IdConflict,
                 format!(
@@ -224,40 +432,43 @@ impl Engine {
                     break;
                 }
                 match self.verify(&probe, &b.event, b.id.as_deref(), Some(b.time_ms)) {
-                    Ok(true) => return Ok(Some(Fired { id: p.sub.id, kind: Kind::Wait, owner: p.sub.owner })),
+                    Ok(true) => return Ok(Inserted::Fired(Fired { id: p.sub.id.clone(), kind: Kind::Wait, owner: p.sub.owner.clone() })),
                     Ok(false) => {}
                     Err(kind) => errors = (errors.0.saturating_add(1), Some(kind)),
                 }
             }
         }
-        st.insert(NewRecord {
+        let slot = st.insert(NewRecord {
             sub: &p.sub,
-            compiled: p.compiled,
+            compiled: p.compiled.clone(),
             params: &p.params,
             plan: p.plan.as_deref(),
             deadline_ms: p.deadline_ms,
             fingerprint: p.fingerprint,
             eval_errors: errors,
         })?;
-        Ok(None)
+        Ok(Inserted::Stored(slot))
     }
 
-    /// Removes a subscription; false if there was none with this id.
-    pub fn remove(&self, id: &str) -> bool {
+    /// Removes a subscription; `false` if there was none with this id. Fails only for a
+    /// durable engine whose store cannot be written (then nothing is removed).
+    pub fn remove(&self, id: &str) -> Result<bool, Error> {
+        self.check_open()?;
         let mut st = self.state.write();
-        match st.find(id) {
-            Some(slot) => {
-                st.take(slot);
-                true
-            }
-            None => false,
-        }
+        let Some(slot) = st.find(id) else { return Ok(false) };
+        self.persist(|tx| durable::delete_subscription(tx, id))?;
+        st.take(slot);
+        Ok(true)
     }
 
     /// Removes every subscription of `owner` (in O(k) for its k subscriptions); returns how
     /// many.
-    pub fn remove_owner(&self, owner: &str) -> usize {
-        self.state.write().remove_owner(owner).len()
+    pub fn remove_owner(&self, owner: &str) -> Result<usize, Error> {
+        self.check_open()?;
+        let mut st = self.state.write();
+        let slots = st.slots_of(owner);
+        self.persist(|tx| slots.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
+        Ok(st.remove_owner(owner).len())
     }
 
     /// Number of pending subscriptions.
@@ -379,12 +590,18 @@ impl Engine {
     pub fn process(&self, event: &Json) -> Result<Vec<Fired>, Error> {
         let meta = self.event_meta(event)?;
         let now = self.now();
+        self.check_open()?;
         let lookback_on = self.config.lookback_max_events > 0;
         if lookback_on {
             let mut lb = self.lookback.lock();
-            lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
+            let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
             let item = (Arc::new(event.clone()), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now), lookback::json_bytes(event));
-            lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
+            let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
+            dropped.extend(evicted);
+            self.persist(|tx| {
+                durable::insert_lookback(tx, seq, meta.name, event)?;
+                dropped.iter().try_for_each(|&s| durable::delete_lookback(tx, s))
+            })?;
         }
         let mut hits: Vec<(u64, SlotId)> = Vec::new();
         {
@@ -412,18 +629,35 @@ impl Engine {
         }
         hits.sort_unstable();
         let mut st = self.state.write();
-        let mut fired = Vec::with_capacity(hits.len());
+        // Decide first what goes (fired, and with `cancel_removes_owner` the owners of fired
+        // cancellations), commit that, then take it out of memory.
+        let mut gone: Vec<SlotId> = Vec::new();
+        let mut fired_slots = Vec::new();
         for (seq, slot) in hits {
-            if st.view(slot).is_none_or(|v| v.seq != seq) {
+            if gone.contains(&slot) || st.view(slot).is_none_or(|v| v.seq != seq) {
                 continue; // consumed or removed by another thread meanwhile
             }
-            let t = st.take(slot);
-            if t.kind == Kind::Cancel && self.config.cancel_removes_owner {
-                if let Some(o) = &t.owner {
-                    st.remove_owner(o);
+            fired_slots.push(slot);
+            gone.push(slot);
+            let sub = st.subscription(slot);
+            if sub.kind == Kind::Cancel && self.config.cancel_removes_owner {
+                if let Some(o) = &sub.owner {
+                    gone.extend(st.slots_of(o).into_iter().filter(|s| *s != slot));
                 }
             }
+        }
+        gone.sort_unstable();
+        gone.dedup();
+        self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
+        let mut fired = Vec::with_capacity(fired_slots.len());
+        for slot in fired_slots {
+            let t = st.take(slot);
             fired.push(Fired { id: t.id, kind: t.kind, owner: t.owner });
+        }
+        for s in gone {
+            if st.is_live(s) {
+                st.take(s);
+            }
         }
         Ok(fired)
     }
@@ -460,18 +694,30 @@ impl Engine {
 
     /// Removes every subscription whose deadline is at or before `now_ms` (the clock's time
     /// by default) and returns their ids, earliest deadline first. Also drops expired claims.
-    pub fn expire(&self, now_ms: Option<i64>) -> Vec<String> {
+    pub fn expire(&self, now_ms: Option<i64>) -> Result<Vec<String>, Error> {
         self.expire_at_most(now_ms, usize::MAX)
     }
 
     /// [`Engine::expire`] in bounded batches: removes at most `limit` subscriptions (the
     /// earliest deadlines), so a timer loop never holds the engine for long. Call again
     /// while it returns `limit` ids.
-    pub fn expire_at_most(&self, now_ms: Option<i64>, limit: usize) -> Vec<String> {
+    pub fn expire_at_most(&self, now_ms: Option<i64>, limit: usize) -> Result<Vec<String>, Error> {
+        self.check_open()?;
         let now = now_ms.unwrap_or_else(|| self.now());
-        let out = self.state.write().expire(now, limit).into_iter().map(|t| t.id).collect();
+        let mut st = self.state.write();
+        let due = st.due(now, limit);
+        let committed = self.persist(|tx| {
+            due.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s)))?;
+            durable::delete_claims_expired(tx, now)
+        });
+        if let Err(e) = committed {
+            st.undue(&due);
+            return Err(e);
+        }
+        let out = due.into_iter().map(|s| st.take(s).id).collect();
+        drop(st);
         self.claims.sweep(now, limit);
-        out
+        Ok(out)
     }
 
     /// Evaluates a key expression (`event` is the incoming event) to a canonical string:
@@ -490,7 +736,10 @@ impl Engine {
     /// Atomic set-if-absent with expiry: `true` for the first claim of `(scope, key)` within
     /// `ttl_ms`, `false` for duplicates.
     pub fn claim(&self, scope: &str, key: &str, ttl_ms: i64, now_ms: Option<i64>) -> Result<bool, Error> {
-        self.claims.claim(scope, key, ttl_ms, now_ms.unwrap_or_else(|| self.now()))
+        self.check_open()?;
+        self.claims.claim(scope, key, ttl_ms, now_ms.unwrap_or_else(|| self.now()), &|hash, expires_ms| {
+            self.persist(|tx| durable::put_claim(tx, hash, expires_ms))
+        })
     }
 
     /// Event-id dedupe: `true` the first time an event id is seen within `ttl_ms`.

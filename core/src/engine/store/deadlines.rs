@@ -42,6 +42,11 @@ impl Deadlines {
         self.heap.pop();
     }
 
+    /// Puts back a popped entry whose record stays.
+    pub fn repush(&mut self, deadline_ms: i64, slot: SlotId) {
+        self.heap.push(Reverse((deadline_ms, slot.as_u32())));
+    }
+
     pub fn needs_rebuild(&self) -> bool {
         self.heap.len() > 2 * self.live + STALE_SLACK
     }

@@ -505,20 +505,43 @@ impl Store {
         out
     }
 
-    /// Removes up to `limit` subscriptions whose deadline is at or before `now`, by deadline
-    /// and then registration order.
-    pub fn expire(&mut self, now: i64, limit: usize) -> Vec<Taken> {
+    /// Up to `limit` subscriptions whose deadline is at or before `now`, by deadline and then
+    /// registration order. Their deadline entries are taken out of the heap: [`Store::take`]
+    /// them, or give them back with [`Store::undue`].
+    pub fn due(&mut self, now: i64, limit: usize) -> Vec<SlotId> {
         let mut out = Vec::new();
         while out.len() < limit {
             let Some((d, slot)) = self.deadlines.due(now) else { break };
             self.deadlines.pop();
             // A stale entry: the slot is free or holds a record with another deadline.
             let Some(r) = self.records.get(slot.index()).filter(|r| r.state != State::Free && r.deadline_ms == d) else { continue };
-            let seq = r.seq;
-            out.push((d, seq, self.take(slot)));
+            out.push((d, r.seq, slot));
         }
-        out.sort_by_key(|&(d, seq, _)| (d, seq));
-        out.into_iter().map(|(_, _, t)| t).collect()
+        // A slot can have two entries (a stale one revived by a record with the same
+        // deadline): report it once.
+        out.sort_unstable();
+        out.dedup();
+        out.into_iter().map(|(_, _, s)| s).collect()
+    }
+
+    /// Puts back the deadline entries of slots from [`Store::due`] that were not taken.
+    pub fn undue(&mut self, slots: &[SlotId]) {
+        for &s in slots {
+            self.deadlines.repush(self.records[s.index()].deadline_ms, s);
+        }
+    }
+
+    /// The id of a live subscription.
+    pub fn id(&self, slot: SlotId) -> &str {
+        self.id_of(slot)
+    }
+
+    /// Every subscription as registered, in registration order, with its fingerprint (for
+    /// `save`).
+    pub fn export(&self) -> Vec<(Subscription, u64)> {
+        let mut live: Vec<(u64, SlotId)> = (0..self.records.len()).map(|i| SlotId::from_u32(i as u32)).filter(|&s| self.is_live(s)).map(|s| (self.records[s.index()].seq, s)).collect();
+        live.sort_unstable();
+        live.into_iter().map(|(_, s)| (self.subscription(s), self.records[s.index()].fingerprint)).collect()
     }
 
     /// The subscription in `slot` as registered: its condition printed back from its
