@@ -172,6 +172,27 @@ export interface Engine {
 export declare class Engine {
   constructor(options?: EngineOptions)
   /**
+   * A durable engine whose state lives in the SQLite store at `path` (created if absent):
+   * every call that changes something returns only after it is committed, and reopening
+   * the store gives back every acknowledged subscription and claim. `options` as for the
+   * constructor, plus `durability`: `'process'` (default; survives a killed process) or
+   * `'power'` (survives power loss too). Call `close()` to release the store.
+   * Errors: `corrupt_store`, `incompatible_store`, `store_locked`, `io_error`.
+   */
+  static open(path: string, options?: EngineOptions & { durability?: 'process' | 'power' }): Engine
+  /**
+   * Writes the engine's state to a new store at `path` (the format `Engine.open` reads),
+   * atomically: a temporary file beside it, synced, then renamed over `path`.
+   */
+  save(path: string): void
+  /**
+   * Closes the engine: a durable engine releases its store. Later calls that change or
+   * match anything throw an error with code `engine_closed`.
+   */
+  close(): void
+  /** Whether this engine keeps its state in a store (`Engine.open`). */
+  get durable(): boolean
+  /**
    * How a condition compiles: its shape, lifted parameters, constant value (if it reads
    * nothing from the event) and conjunctions with the index access chosen for each.
    */

@@ -37,6 +37,11 @@ const binding = require(findAddon())
 
 /** The native class, behind a JS class so that calling it without `new` is a TypeError. */
 class Engine extends binding.Engine {
+  /** A durable engine (see the native `open`), with this class's methods. */
+  static open(path, options) {
+    return Object.setPrototypeOf(binding.Engine.open(path, options), Engine.prototype)
+  }
+
   /** The pending subscriptions, read a page at a time (the engine is never held for long). */
   *[Symbol.iterator]() {
     let cursor = 0

@@ -185,7 +185,8 @@ fn crash_child() {
             }
             45..=69 if !added.is_empty() => {
                 let k = added[rng.gen_range(0..added.len())];
-                say(format!("do end {}", id(k)));
+                // Fires every pending `k == K` wait, of any round.
+                say(format!("do process {k}"));
                 for f in engine.process(&json!({"name": "app/e", "data": {"k": k}})).unwrap() {
                     say(format!("end {}", f.id));
                 }
@@ -276,6 +277,8 @@ fn killed_at_random_moments_loses_nothing_acknowledged() {
         // What the operation in flight may have ended (committed, but not acknowledged).
         let may_have_ended = |id: &str, owner: &str, deadline: i64| match in_flight.map(|l| l.split(' ').collect::<Vec<_>>()).as_deref() {
             Some(["do", "end", x]) => *x == id,
+            // `r<round>-<k>` (not a batch's `r<round>-<k>-<j>`) fires for k.
+            Some(["do", "process", k]) => id.split('-').collect::<Vec<_>>()[..] == [id.split('-').next().unwrap_or(""), k],
             Some(["do", "owner", o]) => *o == owner,
             Some(["do", "expire", t]) => deadline <= t.parse::<i64>().unwrap(),
             _ => false,

@@ -57,6 +57,52 @@ impl Engine {
         })
     }
 
+    /// A durable engine whose state lives in the SQLite store at `path` (created if absent):
+    /// every call that changes something returns only after it is committed, and reopening
+    /// the store gives back every acknowledged subscription and claim. `options` as for the
+    /// constructor, plus `durability`: `'process'` (default; survives a killed process) or
+    /// `'power'` (survives power loss too). Call `close()` to release the store.
+    /// Errors: `corrupt_store`, `incompatible_store`, `store_locked`, `io_error`.
+    #[napi(factory, ts_args_type = "path: string, options?: EngineOptions & { durability?: 'process' | 'power' }")]
+    pub fn open(env: &Env, path: Unknown, options: Option<Unknown>) -> napi::Result<Self> {
+        run(env, || {
+            let path = convert::string(path, "path")?;
+            let mut options = match present(options) {
+                None => Json::Object(Map::new()),
+                Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
+            };
+            let durability = match options.as_object_mut().and_then(|m| m.remove("durability")) {
+                None | Some(Json::Null) => celmatch::Durability::Process,
+                Some(Json::String(s)) if s == "process" => celmatch::Durability::Process,
+                Some(Json::String(s)) if s == "power" => celmatch::Durability::Power,
+                Some(other) => return Err(Failure::new(INVALID_CONFIG, format!("durability must be \"process\" or \"power\", got {other}"))),
+            };
+            let (mut config, clock) = config_from(&options)?;
+            config.durability = durability;
+            Ok(Engine { inner: celmatch::Engine::open(&path, config)?, clock })
+        })
+    }
+
+    /// Writes the engine's state to a new store at `path` (the format `Engine.open` reads),
+    /// atomically: a temporary file beside it, synced, then renamed over `path`.
+    #[napi(ts_args_type = "path: string")]
+    pub fn save(&self, env: &Env, path: Unknown) -> napi::Result<()> {
+        run(env, || Ok(self.inner.save(convert::string(path, "path")?)?))
+    }
+
+    /// Closes the engine: a durable engine releases its store. Later calls that change or
+    /// match anything throw an error with code `engine_closed`.
+    #[napi]
+    pub fn close(&self, env: &Env) -> napi::Result<()> {
+        run(env, || Ok(self.inner.close()?))
+    }
+
+    /// Whether this engine keeps its state in a store (`Engine.open`).
+    #[napi(getter)]
+    pub fn durable(&self) -> bool {
+        self.inner.is_durable()
+    }
+
     /// How a condition compiles: its shape, lifted parameters, constant value (if it reads
     /// nothing from the event) and conjunctions with the index access chosen for each.
     #[napi(ts_args_type = "expr: string", ts_return_type = "CompileInfo")]

@@ -288,6 +288,107 @@ fn parse_dialect(s: &str) -> PyResult<Dialect> {
     }
 }
 
+/// The configuration of `Engine(...)` and `Engine.open(...)`, from their keyword arguments.
+#[allow(clippy::too_many_arguments)]
+fn build_config(
+    dialect: String,
+    lookback: Option<&Bound<'_, PyAny>>,
+    limits: Option<&Bound<'_, PyAny>>,
+    event_fields: Option<&Bound<'_, PyAny>>,
+    cancel_removes_owner: bool,
+    max_claims: Option<&Bound<'_, PyAny>>,
+    clock: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Config> {
+    let mut config = Config {
+        dialect: parse_dialect(&dialect)?,
+        ..Config::default()
+    };
+    if let Some(lb) = lookback.filter(|v| !v.is_none()) {
+        // Giving a lookback dict turns the buffer on (the core's default is off).
+        config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
+        for (k, v) in dict_arg(lb, "lookback")?.iter() {
+            let key = extract_str(&k, "lookback key")?;
+            match key.as_str() {
+                "max_age" => {
+                    config.lookback_max_age_ms = time::duration_ms(&v, "lookback max_age")?
+                }
+                "max_events" => {
+                    config.lookback_max_events = extract_usize(&v, "lookback max_events")?
+                }
+                "max_bytes" => {
+                    config.lookback_max_bytes = extract_usize(&v, "lookback max_bytes")?
+                }
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                    "unknown lookback key {other:?} (expected max_age, max_events, max_bytes)"
+                )))
+                }
+            }
+        }
+    }
+    if let Some(l) = limits.filter(|v| !v.is_none()) {
+        for (k, v) in dict_arg(l, "limits")?.iter() {
+            let key = extract_str(&k, "limits key")?;
+            let what = format!("limits {key}");
+            let slot = match key.as_str() {
+                "max_expr_bytes" => &mut config.limits.max_expr_bytes,
+                "max_depth" => &mut config.limits.max_depth,
+                "max_conjunctions" => &mut config.limits.max_conjunctions,
+                "max_event_bytes" => &mut config.limits.max_event_bytes,
+                "max_event_depth" => &mut config.limits.max_event_depth,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "unknown limit {other:?} (expected max_expr_bytes, max_depth, max_conjunctions, \
+                         max_event_bytes, max_event_depth)"
+                    )))
+                }
+            };
+            *slot = extract_usize(&v, &what)?;
+        }
+    }
+    if let Some(f) = event_fields.filter(|v| !v.is_none()) {
+        if let Ok(s) = f.cast::<PyString>() {
+            match &*s.to_cow()? {
+                "cloudevents" => config.fields = EventFields::cloudevents(),
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "event_fields must be a dict or \"cloudevents\", not {other:?}"
+                    )))
+                }
+            }
+        } else {
+            for (k, v) in dict_arg(f, "event_fields")?.iter() {
+                let key = extract_str(&k, "event_fields key")?;
+                let value = extract_str(&v, &format!("event_fields {key}"))?;
+                match key.as_str() {
+                    "name" => config.fields.name = value,
+                    "id" => config.fields.id = value,
+                    "time" => config.fields.time = value,
+                    other => {
+                        return Err(PyValueError::new_err(format!(
+                            "unknown event_fields key {other:?} (expected name, id, time)"
+                        )))
+                    }
+                }
+            }
+        }
+    }
+    config.cancel_removes_owner = cancel_removes_owner;
+    if let Some(n) = max_claims.filter(|v| !v.is_none()) {
+        config.max_claims = extract_usize(n, "max_claims")?;
+    }
+    if let Some(c) = clock.filter(|v| !v.is_none()) {
+        let c = c.cast::<ManualClock>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "clock must be a celmatch.ManualClock, not {}",
+                type_name(c)
+            ))
+        })?;
+        config.clock = c.get().inner.clone();
+    }
+    Ok(config)
+}
+
 /// Results of a batch call whose item `index` failed: raises that item's exception with
 /// `.index` (the position) and `.results` (every item's outcome: its result or its exception).
 fn batch_error(py: Python<'_>, index: usize, err: PyErr, results: Vec<Bound<'_, PyAny>>) -> PyErr {
@@ -298,6 +399,16 @@ fn batch_error(py: Python<'_>, index: usize, err: PyErr, results: Vec<Bound<'_, 
 }
 
 impl Engine {
+    fn wrap(engine: celmatch::Engine) -> Engine {
+        let config = engine.config();
+        let (dialect, lookback_max_age_ms) = (config.dialect, config.lookback_max_age_ms);
+        Engine {
+            inner: Arc::new(engine),
+            dialect,
+            lookback_max_age_ms,
+        }
+    }
+
     /// An `add_many` record as the core's JSON record: Python times and durations become
     /// milliseconds; everything else converts as JSON. A non-dict converts as it is (and then
     /// fails alone as `invalid_subscription`).
@@ -384,100 +495,86 @@ impl Engine {
         max_claims: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut config = Config {
-            dialect: parse_dialect(&dialect)?,
-            ..Config::default()
+        let config = build_config(dialect, lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
+        Ok(Engine::wrap(celmatch::Engine::new(config)))
+    }
+
+    /// Engine.open(path, dialect="strict", *, durability="process", lookback=None, limits=None, event_fields=None, cancel_removes_owner=False, max_claims=None, clock=None) -> Engine
+    ///
+    /// A durable engine whose state lives in the SQLite store at ``path`` (created if
+    /// absent): every call that changes something returns only after it is committed, and
+    /// reopening the store after a crash or restart gives back every acknowledged
+    /// subscription and claim. ``durability="process"`` survives a killed process;
+    /// ``"power"`` survives power loss too (each commit waits for the disk). Use the engine
+    /// as a context manager, or call ``close()``, to release the store.
+    ///
+    /// Raises:
+    ///     CelmatchError: ``corrupt_store``, ``incompatible_store``, ``store_locked`` (open in
+    ///         another process) or ``io_error``.
+    #[staticmethod]
+    #[pyo3(signature = (path, dialect = String::from("strict"), *, durability = String::from("process"), lookback = None, limits = None, event_fields = None, cancel_removes_owner = false, max_claims = None, clock = None))]
+    #[pyo3(
+        text_signature = "(path, dialect='strict', *, durability='process', lookback=None, limits=None, event_fields=None, cancel_removes_owner=False, max_claims=None, clock=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        dialect: String,
+        durability: String,
+        lookback: Option<&Bound<'_, PyAny>>,
+        limits: Option<&Bound<'_, PyAny>>,
+        event_fields: Option<&Bound<'_, PyAny>>,
+        cancel_removes_owner: bool,
+        max_claims: Option<&Bound<'_, PyAny>>,
+        clock: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut config = build_config(dialect, lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
+        config.durability = match durability.as_str() {
+            "process" => celmatch::Durability::Process,
+            "power" => celmatch::Durability::Power,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "durability must be \"process\" or \"power\", not {other:?}"
+                )))
+            }
         };
-        if let Some(lb) = lookback.filter(|v| !v.is_none()) {
-            // Giving a lookback dict turns the buffer on (the core's default is off).
-            config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
-            for (k, v) in dict_arg(lb, "lookback")?.iter() {
-                let key = extract_str(&k, "lookback key")?;
-                match key.as_str() {
-                    "max_age" => {
-                        config.lookback_max_age_ms = time::duration_ms(&v, "lookback max_age")?
-                    }
-                    "max_events" => {
-                        config.lookback_max_events = extract_usize(&v, "lookback max_events")?
-                    }
-                    "max_bytes" => {
-                        config.lookback_max_bytes = extract_usize(&v, "lookback max_bytes")?
-                    }
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                        "unknown lookback key {other:?} (expected max_age, max_events, max_bytes)"
-                    )))
-                    }
-                }
-            }
-        }
-        if let Some(l) = limits.filter(|v| !v.is_none()) {
-            for (k, v) in dict_arg(l, "limits")?.iter() {
-                let key = extract_str(&k, "limits key")?;
-                let what = format!("limits {key}");
-                let slot = match key.as_str() {
-                    "max_expr_bytes" => &mut config.limits.max_expr_bytes,
-                    "max_depth" => &mut config.limits.max_depth,
-                    "max_conjunctions" => &mut config.limits.max_conjunctions,
-                    "max_event_bytes" => &mut config.limits.max_event_bytes,
-                    "max_event_depth" => &mut config.limits.max_event_depth,
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                            "unknown limit {other:?} (expected max_expr_bytes, max_depth, max_conjunctions, \
-                             max_event_bytes, max_event_depth)"
-                        )))
-                    }
-                };
-                *slot = extract_usize(&v, &what)?;
-            }
-        }
-        if let Some(f) = event_fields.filter(|v| !v.is_none()) {
-            if let Ok(s) = f.cast::<PyString>() {
-                match &*s.to_cow()? {
-                    "cloudevents" => config.fields = EventFields::cloudevents(),
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                            "event_fields must be a dict or \"cloudevents\", not {other:?}"
-                        )))
-                    }
-                }
-            } else {
-                for (k, v) in dict_arg(f, "event_fields")?.iter() {
-                    let key = extract_str(&k, "event_fields key")?;
-                    let value = extract_str(&v, &format!("event_fields {key}"))?;
-                    match key.as_str() {
-                        "name" => config.fields.name = value,
-                        "id" => config.fields.id = value,
-                        "time" => config.fields.time = value,
-                        other => {
-                            return Err(PyValueError::new_err(format!(
-                                "unknown event_fields key {other:?} (expected name, id, time)"
-                            )))
-                        }
-                    }
-                }
-            }
-        }
-        config.cancel_removes_owner = cancel_removes_owner;
-        if let Some(n) = max_claims.filter(|v| !v.is_none()) {
-            config.max_claims = extract_usize(n, "max_claims")?;
-        }
-        if let Some(c) = clock.filter(|v| !v.is_none()) {
-            let c = c.cast::<ManualClock>().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "clock must be a celmatch.ManualClock, not {}",
-                    type_name(c)
-                ))
-            })?;
-            config.clock = c.get().inner.clone();
-        }
-        let dialect = config.dialect;
-        let lookback_max_age_ms = config.lookback_max_age_ms;
-        Ok(Engine {
-            inner: Arc::new(celmatch::Engine::new(config)),
-            dialect,
-            lookback_max_age_ms,
-        })
+        let engine = py.detach(|| celmatch::Engine::open(&path, config)).map_err(|e| errors::from_core(&e))?;
+        Ok(Engine::wrap(engine))
+    }
+
+    /// save(path) -> None
+    ///
+    /// Writes the engine's state to a new store at ``path`` (the format ``Engine.open``
+    /// reads), atomically: a temporary file beside it, synced, then renamed over ``path``.
+    fn save(&self, py: Python<'_>, path: std::path::PathBuf) -> PyResult<()> {
+        let engine = &*self.inner;
+        py.detach(|| engine.save(&path)).map_err(|e| errors::from_core(&e))
+    }
+
+    /// close() -> None
+    ///
+    /// Closes the engine: a durable engine releases its store. Later calls that change or
+    /// match anything raise ``CelmatchError`` with code ``engine_closed``.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let engine = &*self.inner;
+        py.detach(|| engine.close()).map_err(|e| errors::from_core(&e))
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    /// Whether this engine keeps its state in a store (``Engine.open``).
+    #[getter]
+    fn durable(&self) -> bool {
+        self.inner.is_durable()
     }
 
     /// The dialect: ``"strict"`` or ``"lenient"``.

@@ -107,7 +107,10 @@ fn epoch(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     let e = EPOCH.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
         let dt = py.import("datetime")?;
         let utc = dt.getattr("timezone")?.getattr("utc")?;
-        Ok(dt.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?.unbind())
+        Ok(dt
+            .getattr("datetime")?
+            .call1((1970, 1, 1, 0, 0, 0, 0, utc))?
+            .unbind())
     })?;
     Ok(e.bind(py))
 }
@@ -130,6 +133,10 @@ pub fn opt_instant_ms(obj: Option<&Bound<'_, PyAny>>, what: &str) -> PyResult<Op
 /// Epoch milliseconds as an aware `datetime` in UTC (epoch + timedelta: exact to the
 /// millisecond, for any instant `datetime` can hold).
 pub fn datetime_from_ms(py: Python<'_>, ms: i64) -> PyResult<Bound<'_, PyAny>> {
-    let delta = TIMEDELTA.import(py, "datetime", "timedelta")?.call1((0, ms.div_euclid(1000), ms.rem_euclid(1000) * 1000))?;
+    let delta = TIMEDELTA.import(py, "datetime", "timedelta")?.call1((
+        0,
+        ms.div_euclid(1000),
+        ms.rem_euclid(1000) * 1000,
+    ))?;
     epoch(py)?.add(delta)
 }

@@ -1,5 +1,6 @@
 """Type stubs for celmatch (implemented in the Rust extension ``celmatch._celmatch``)."""
 
+import os
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, Optional, TypedDict, Union, final
@@ -285,6 +286,38 @@ class Engine:
         """Removes and returns the ids of subscriptions whose deadline is at or before
         ``now`` (default: the current time), earliest first. With ``limit``, removes at most
         that many: call again while it returns ``limit`` ids."""
+    @staticmethod
+    def open(
+        path: Union[str, "os.PathLike[str]"],
+        dialect: Literal["strict", "lenient"] = "strict",
+        *,
+        durability: Literal["process", "power"] = "process",
+        lookback: Optional[_LookbackConfig] = None,
+        limits: Optional[_LimitsConfig] = None,
+        event_fields: Union[_EventFieldsConfig, Literal["cloudevents"], None] = None,
+        cancel_removes_owner: bool = False,
+        max_claims: Optional[int] = None,
+        clock: Optional[ManualClock] = None,
+    ) -> Engine:
+        """A durable engine whose state lives in the SQLite store at ``path`` (created if
+        absent): every call that changes something returns only after it is committed.
+        ``durability="process"`` survives a killed process; ``"power"`` survives power loss
+        too. Use it as a context manager, or call ``close()``, to release the store.
+
+        Raises:
+            CelmatchError: ``corrupt_store``, ``incompatible_store``, ``store_locked`` or
+                ``io_error``.
+        """
+    def save(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """Writes the engine's state to a new store at ``path``, atomically."""
+    def close(self) -> None:
+        """Closes the engine (a durable one releases its store); later calls that change or
+        match anything raise ``engine_closed``."""
+    def __enter__(self) -> Engine: ...
+    def __exit__(self, *args: object) -> bool: ...
+    @property
+    def durable(self) -> bool:
+        """Whether this engine keeps its state in a store (``Engine.open``)."""
     def get(self, id: str, /) -> Optional[_SubscriptionDict]:
         """The pending subscription with this id, or None. The trigger was bound into the
         condition when it was added: ``trigger`` holds just the fields the condition reads,
