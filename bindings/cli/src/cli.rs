@@ -107,12 +107,23 @@ pub enum Command {
         {\"event\": i, \"fired\": [], \"error\": {\"code\", \"message\"}}; either makes the exit status 2. \
         Blank lines are skipped (they are not events). See bindings/cli/README.md.")]
     Match {
-        /// Subscriptions, one JSON object per line; `-` reads stdin
-        #[arg(long, value_name = "FILE")]
-        subscriptions: PathBuf,
+        /// Subscriptions, one JSON object per line; `-` reads stdin (optional with --state)
+        #[arg(long, value_name = "FILE", required_unless_present = "state")]
+        subscriptions: Option<PathBuf>,
         /// Events, one JSON object per line; `-` reads stdin
         #[arg(long, value_name = "FILE")]
         events: PathBuf,
+        /// A durable store (created if absent): its subscriptions are loaded first, and every
+        /// subscription added and every one fired is committed to it as it happens
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
+    /// Show what a durable store holds: schema version, subscriptions per event name and kind,
+    /// owners, claims and buffered events
+    Inspect {
+        /// The store (a file written by `match --state`, Engine.open or save)
+        #[arg(value_name = "FILE")]
+        store: PathBuf,
     },
     /// Run the scale workload: N waits of one shape, then K events that each fire one of them
     #[command(long_about = "Run the scale workload: N waits of one shape, then K events that each fire one of them \

@@ -265,16 +265,26 @@ pub fn load_subscriptions(engine: &Engine, path: &Path) -> Result<Vec<Loaded>, C
 // ---------------------------------------------------------------------------------------------
 // match
 
-pub fn run_match(g: &Global, subscriptions: &Path, events: &Path) -> Status {
-    let (sp, ep) = (subscriptions.to_path_buf(), events.to_path_buf());
-    input::one_stdin(&[("subscriptions", &sp), ("events", &ep)])?;
+pub fn run_match(g: &Global, subscriptions: Option<&Path>, events: &Path, state: Option<&Path>) -> Status {
+    let ep = events.to_path_buf();
+    let sp = subscriptions.map(Path::to_path_buf);
+    let mut inputs = vec![("events", &ep)];
+    if let Some(sp) = &sp {
+        inputs.insert(0, ("subscriptions", sp));
+    }
+    input::one_stdin(&inputs)?;
     let out_mode = Out { json: g.json };
-    let engine = engine(g);
+    let engine = match state {
+        None => engine(g),
+        Some(path) => open_store(g, path)?,
+    };
     let mut status = 0;
-    for l in load_subscriptions(&engine, subscriptions)? {
-        if let Some(e) = l.error {
-            out_mode.warn(&e);
-            status = EXIT_USAGE;
+    if let Some(subscriptions) = subscriptions {
+        for l in load_subscriptions(&engine, subscriptions)? {
+            if let Some(e) = l.error {
+                out_mode.warn(&e);
+                status = EXIT_USAGE;
+            }
         }
     }
 
@@ -307,6 +317,59 @@ pub fn run_match(g: &Global, subscriptions: &Path, events: &Path) -> Status {
     }
     out.flush()?;
     Ok(status)
+}
+
+/// A durable engine on `path` (the CLI's configuration), or the store's error.
+fn open_store(g: &Global, path: &Path) -> Result<Engine, CliError> {
+    Engine::open(path, Config { dialect: g.dialect.into(), ..Config::default() })
+        .map_err(|e| CliError::new(e.code(), e.message()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// inspect
+
+pub fn inspect(g: &Global, store: &Path) -> Status {
+    if !store.exists() {
+        return Err(CliError::new("io_error", format!("{}: no such file", store.display())));
+    }
+    let engine = open_store(g, store)?;
+    let mut by_name: std::collections::BTreeMap<String, (u64, u64)> = std::collections::BTreeMap::new();
+    for s in engine.subscriptions() {
+        let counts = by_name.entry(s.event).or_default();
+        match s.kind {
+            celmatch::Kind::Wait => counts.0 += 1,
+            celmatch::Kind::Cancel => counts.1 += 1,
+        }
+    }
+    let stats = engine.stats();
+    let report = json!({
+        "store": store.display().to_string(),
+        "schema_version": celmatch::SCHEMA_VERSION,
+        "subscriptions": stats.subscriptions,
+        "waits": stats.waits,
+        "cancels": stats.cancels,
+        "owners": stats.owners,
+        "pending_deadlines": stats.pending_deadlines,
+        "claims": stats.claims,
+        "lookback_events": stats.lookback_events,
+        "by_event": by_name.iter().map(|(n, (w, c))| json!({"event": n, "waits": w, "cancels": c})).collect::<Vec<_>>(),
+    });
+    engine.close().map_err(|e| CliError::new(e.code(), e.message()))?;
+    let mut out = Stdout::new(false);
+    if g.json {
+        out.line(&report.to_string())?;
+    } else {
+        out.line(&format!("store {} (schema version {})", store.display(), celmatch::SCHEMA_VERSION))?;
+        out.line(&format!(
+            "{} subscriptions ({} waits, {} cancels), {} owners, {} with a deadline, {} claims, {} buffered events",
+            stats.subscriptions, stats.waits, stats.cancels, stats.owners, stats.pending_deadlines, stats.claims, stats.lookback_events
+        ))?;
+        for (n, (w, c)) in &by_name {
+            out.line(&format!("  {n}: {w} waits, {c} cancels"))?;
+        }
+    }
+    out.flush()?;
+    Ok(0)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -49,7 +49,8 @@ fn run(args: Vec<OsString>) -> i32 {
         Command::Check { expr, trigger } => commands::check(g, expr, trigger.as_deref()),
         Command::Eval { expr, event, trigger, key } => commands::eval(g, expr, &event, trigger.as_deref(), key),
         Command::Explain { subscriptions, event, id } => commands::explain(g, &subscriptions, &event, id),
-        Command::Match { subscriptions, events } => commands::run_match(g, &subscriptions, &events),
+        Command::Match { subscriptions, events, state } => commands::run_match(g, subscriptions.as_deref(), &events, state.as_deref()),
+        Command::Inspect { store } => commands::inspect(g, &store),
         Command::Bench { waits, shape, events, seed } => bench::bench(g.json, waits, shape, events, seed),
     };
     match result {

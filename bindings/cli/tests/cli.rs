@@ -730,3 +730,41 @@ fn bench_human_output() {
     assert_eq!(run(&["bench", "--waits", "10", "--shape", "eq", "--events", "0"]).code, 2);
     assert_eq!(run(&["bench", "--waits", "-1", "--shape", "eq"]).code, 2);
 }
+
+#[test]
+fn match_with_state_commits_and_inspect_shows_the_store() {
+    let dir = std::env::temp_dir().join(format!("celmatch-cli-state-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = dir.join("state.db");
+    let store = store.to_str().unwrap();
+    let subs = file(ndjson(&[
+        json!({"id": "w1", "event": "app/paid", "if": "async.data.order == \"o1\"", "owner": "r1"}),
+        json!({"id": "w2", "event": "app/paid", "if": "async.data.order == \"o2\"", "owner": "r2"}),
+        json!({"id": "c1", "kind": "cancel", "event": "app/deleted", "owner": "r1"}),
+    ]));
+    let events = file(ndjson(&[json!({"name": "app/paid", "data": {"order": "o1"}})]));
+    let r = run(&["match", "--state", store, "--subscriptions", &subs, "--events", &events]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(fired_ids(&r.json_lines()[0]), ["w1"]);
+    // A second run with no subscriptions file: the store remembers w2 and c1, not w1.
+    let events = file(ndjson(&[json!({"name": "app/paid", "data": {"order": "o1"}}), json!({"name": "app/paid", "data": {"order": "o2"}})]));
+    let r = run(&["match", "--state", store, "--events", &events]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines = r.json_lines();
+    assert!(fired_ids(&lines[0]).is_empty(), "w1 fired once, in the first run");
+    assert_eq!(fired_ids(&lines[1]), ["w2"]);
+    let r = run(&["inspect", store, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!((j["subscriptions"].as_u64(), j["cancels"].as_u64(), j["schema_version"].as_u64()), (Some(1), Some(1), Some(1)));
+    assert_eq!(j["by_event"], json!([{"event": "app/deleted", "waits": 0, "cancels": 1}]));
+    let r = run(&["inspect", store]);
+    assert!(r.stdout.contains("1 subscriptions (0 waits, 1 cancels)"), "{}", r.stdout);
+    // Not a store.
+    let junk = file("not a database at all, just text; long enough to be read as a header by sqlite ".repeat(100));
+    let r = run(&["inspect", &junk, "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("corrupt_store"), "{} {}", r.stdout, r.stderr);
+    assert!(run(&["match", "--events", &events]).code == 2, "--subscriptions or --state is required");
+}
