@@ -310,9 +310,9 @@ fn killed_at_random_moments_loses_nothing_acknowledged() {
         // What was in flight when the child died (added but not acknowledged) is allowed to
         // be there; from now on it is pending like the rest.
         for s in e.subscriptions() {
-            if !pending.contains_key(&s.id) {
+            if let std::collections::btree_map::Entry::Vacant(v) = pending.entry(s.id) {
                 in_flight_seen += 1;
-                pending.insert(s.id, (s.owner.unwrap_or_default(), s.deadline_ms.unwrap_or(i64::MAX)));
+                v.insert((s.owner.unwrap_or_default(), s.deadline_ms.unwrap_or(i64::MAX)));
             }
         }
         e.close().unwrap();

@@ -8,7 +8,8 @@
 //! - `add`: 20,000 single adds (one commit each), per second;
 //! - `process`: 20,000 events that each fire one wait (the consumption is committed before
 //!   the call returns), per second;
-//! - `open`: reopening the store of N waits (read the rows, recompile, rebuild the index).
+//! - `open`: reopening the store of N waits (read the rows, recompile, rebuild the index);
+//!
 //! and prints one JSON line. Every event must fire its target, and the reopened engine must
 //! hold every wait, or the run fails.
 
