@@ -7,3 +7,6 @@ cargo test --locked
 CI=true cargo test --locked -p celmatch --test conformance -- --nocapture
 bash bindings/python/ci.sh test
 bash bindings/node/ci.sh test
+# The end-to-end examples: durable workflow runners in Python and TypeScript.
+bindings/python/.venv/bin/python examples/python/workflow_runner.py
+bash examples/typescript/run.sh
