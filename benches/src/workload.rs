@@ -260,7 +260,28 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the workload: `waits` waits of `shape`, then `events` targeted events.
 pub fn run(shape: Shape, waits: u64, events: u64, seed: u64, progress: Progress<'_>) -> Report {
-    let engine = Engine::new(Config::default());
+    run_with(shape, waits, events, seed, Options::default(), progress)
+}
+
+/// How [`run_with`] runs the events.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Threads processing events at once (default 1).
+    pub threads: usize,
+    /// Keep the lookback buffer on (10,000 events, 5 minutes), as a host using lookback does.
+    pub lookback: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { threads: 1, lookback: false }
+    }
+}
+
+/// [`run`] with threads and lookback as `options` say.
+pub fn run_with(shape: Shape, waits: u64, events: u64, seed: u64, options: Options, progress: Progress<'_>) -> Report {
+    let config = Config { lookback_max_events: if options.lookback { celmatch::DEFAULT_LOOKBACK_EVENTS } else { 0 }, ..Config::default() };
+    let engine = Engine::new(config);
     let rss_before = rss_bytes();
     let chunk = 10_000u64;
     let mut add_secs = 0.0;
@@ -277,29 +298,47 @@ pub fn run(shape: Shape, waits: u64, events: u64, seed: u64, progress: Progress<
     }
     let bytes_per_wait = (rss_bytes() - rss_before).max(0.0) / waits as f64;
 
-    let mut pick = SmallRng::seed_from_u64(seed ^ 0x5eed);
-    let mut lat = Vec::with_capacity(events as usize);
-    let t_all = Instant::now();
-    let mut timed = 0.0;
-    for k in 0..events {
-        let target = pick.gen_range(0..waits);
-        let (sub, ev) = wait_and_event(shape, seed, target);
-        let bytes = serde_json::to_vec(&ev).expect("serialize");
-        let t = Instant::now();
-        let fired = engine.process_bytes(&bytes).expect("valid event");
-        let ns = t.elapsed().as_nanos() as f64;
-        timed += ns;
-        lat.push(ns);
-        assert!(fired.iter().any(|f| f.id == sub.id), "event for {} did not fire it: {fired:?}", sub.id);
-        for f in fired {
-            // Put consumed waits back (untimed) so every event sees all N.
-            engine.add(wait_and_event(shape, seed, f.id[1..].parse().expect("w<i>")).0).expect("re-add");
-        }
-        if k % 1000 == 999 {
-            progress("match", k + 1, events);
-        }
-    }
-    let _ = t_all;
+    // Events go to `threads` threads; thread t targets the waits i with i % threads == t, so
+    // that each re-adds what it fired without racing the others.
+    let per_thread = events / options.threads as u64;
+    let results: Vec<(Vec<f64>, f64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..options.threads as u64)
+            .map(|t| {
+                let engine = &engine;
+                scope.spawn(move || {
+                    let mut pick = SmallRng::seed_from_u64(seed ^ 0x5eed ^ t);
+                    let mut lat = Vec::with_capacity(per_thread as usize);
+                    let mut timed = 0.0;
+                    let stride = options.threads as u64;
+                    for _ in 0..per_thread {
+                        let target = pick.gen_range(0..waits.div_ceil(stride)) * stride + t;
+                        let target = if target >= waits { t.min(waits - 1) } else { target };
+                        let (sub, ev) = wait_and_event(shape, seed, target);
+                        let bytes = serde_json::to_vec(&ev).expect("serialize");
+                        let t0 = Instant::now();
+                        let fired = engine.process_bytes(&bytes).expect("valid event");
+                        let ns = t0.elapsed().as_nanos() as f64;
+                        timed += ns;
+                        lat.push(ns);
+                        assert!(fired.iter().any(|f| f.id == sub.id), "event for {} did not fire it: {fired:?}", sub.id);
+                        for f in fired {
+                            // Put consumed waits back (untimed) so every event sees all N.
+                            engine.add(wait_and_event(shape, seed, f.id[1..].parse().expect("w<i>")).0).expect("re-add");
+                        }
+                    }
+                    (lat, timed)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("no thread panicked")).collect()
+    });
+    progress("match", events, events);
+    let mut lat: Vec<f64> = results.iter().flat_map(|(l, _)| l.iter().copied()).collect();
+    // Events per second of the time spent inside `process_bytes` (the untimed re-adds
+    // excluded): with several threads, of the busiest thread's time, so waiting for each
+    // other's locks counts and the threads' throughput adds up only as far as they overlap.
+    let busiest = results.iter().map(|(_, t)| *t).fold(0.0, f64::max);
+    let events_per_sec = lat.len() as f64 / (busiest / 1e9);
     lat.sort_by(|a, b| a.total_cmp(b));
 
     // The simple alternative: parse, then evaluate every expression one by one.
@@ -332,7 +371,7 @@ pub fn run(shape: Shape, waits: u64, events: u64, seed: u64, progress: Progress<
         add_per_sec: waits as f64 / add_secs,
         match_ns_median: median,
         match_ns_p99: percentile(&lat, 0.99),
-        events_per_sec: events as f64 / (timed / 1e9),
+        events_per_sec,
         bytes_per_wait,
         naive_ns_per_event,
         speedup: naive_ns_per_event / median,

@@ -228,6 +228,13 @@ export declare class Engine {
    */
   processMany(events: EventInput[]): Fired[][]
   /**
+   * `process` on the libuv thread pool: the JavaScript thread stays free while the event is
+   * matched (and, for a durable engine, committed). The event is read (serialized) now.
+   */
+  processAsync(event: EventInput): Promise<Fired[]>
+  /** `processMany` on the libuv thread pool (one task for the batch, in order). */
+  processManyAsync(events: EventInput[]): Promise<Fired[][]>
+  /**
    * Removes the subscriptions whose deadline is at or before `now` (default: the engine's
    * clock) and returns their ids, earliest deadline first. Also drops expired claims. With
    * `limit`, removes at most that many, so that a timer loop never holds the engine for

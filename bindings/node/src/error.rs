@@ -52,7 +52,7 @@ impl Failure {
         Failure::new(code, format!("{context}: {}", e.reason))
     }
 
-    fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+    pub fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         let what = payload
             .downcast_ref::<String>()
             .map(String::as_str)

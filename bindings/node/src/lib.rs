@@ -11,7 +11,8 @@ mod error;
 use celmatch::{Config, Dialect, EventFields, ManualClock, Subscription};
 use convert::present;
 use error::{run, Failure, Outcome, INVALID_ARGUMENT, INVALID_CONFIG};
-use napi::{Env, Unknown};
+use napi::bindgen_prelude::AsyncTask;
+use napi::{Env, Task, Unknown};
 use napi_derive::napi;
 use serde_json::{Map, Value as Json};
 use std::sync::Arc;
@@ -39,7 +40,7 @@ fn fired_json(f: &Option<celmatch::Fired>) -> Json {
 /// The matching engine: pending waits and cancellations, indexed by their CEL conditions.
 #[napi]
 pub struct Engine {
-    inner: celmatch::Engine,
+    inner: Arc<celmatch::Engine>,
     clock: Option<Arc<ManualClock>>,
 }
 
@@ -53,7 +54,7 @@ impl Engine {
                 Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
             };
             let (config, clock) = config_from(&options)?;
-            Ok(Engine { inner: celmatch::Engine::new(config), clock })
+            Ok(Engine { inner: Arc::new(celmatch::Engine::new(config)), clock })
         })
     }
 
@@ -79,7 +80,7 @@ impl Engine {
             };
             let (mut config, clock) = config_from(&options)?;
             config.durability = durability;
-            Ok(Engine { inner: celmatch::Engine::open(&path, config)?, clock })
+            Ok(Engine { inner: Arc::new(celmatch::Engine::open(&path, config)?), clock })
         })
     }
 
@@ -204,19 +205,26 @@ impl Engine {
     #[napi(ts_args_type = "events: EventInput[]", ts_return_type = "Fired[][]")]
     pub fn process_many(&self, env: &Env, events: Unknown) -> napi::Result<Vec<Vec<Fired>>> {
         run(env, || {
-            let mut out: Vec<Outcome<Vec<celmatch::Fired>>> = Vec::new();
-            for e in convert::elements(events, "events")? {
-                out.push(convert::json_text(env, e, "invalid_event", "event").and_then(|t| Ok(self.inner.process_bytes(t.as_bytes())?)));
-            }
-            let failed: Vec<(usize, &Failure)> = out.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|f| (i, f))).collect();
-            if let Some(&(first, f)) = failed.first() {
-                let errors = failed.iter().map(|(i, f)| serde_json::json!({"index": i, "code": f.code, "message": f.message})).collect();
-                let results = out.iter().map(|r| r.as_ref().map_or(Json::Null, |fired| serde_json::to_value(fired).unwrap_or(Json::Null))).collect();
-                let message = format!("{} of {} events failed; first, event {first}: {}", failed.len(), out.len(), f.message);
-                return Err(Failure::new(f.code.clone(), message).at(first).with("errors", Json::Array(errors)).with("results", Json::Array(results)));
-            }
-            Ok(out.into_iter().map(|r| r.expect("no failure").into_iter().map(Fired::from).collect()).collect())
+            let texts = event_texts(env, events)?;
+            let fired = many_outcome(texts.into_iter().map(|t| self.process_text(t)).collect())?;
+            Ok(fired.into_iter().map(|v| v.into_iter().map(Fired::from).collect()).collect())
         })
+    }
+
+    /// `process` on the libuv thread pool: the JavaScript thread stays free while the event is
+    /// matched (and, for a durable engine, committed). The event is read (serialized) now.
+    #[napi(ts_args_type = "event: EventInput", ts_return_type = "Promise<Fired[]>")]
+    pub fn process_async(&self, env: &Env, event: Unknown) -> napi::Result<AsyncTask<ProcessTask>> {
+        run(env, || {
+            let text = convert::json_text(env, event, "invalid_event", "event")?;
+            Ok(AsyncTask::new(ProcessTask(Batch::new(&self.inner, vec![Ok(text)]))))
+        })
+    }
+
+    /// `processMany` on the libuv thread pool (one task for the batch, in order).
+    #[napi(ts_args_type = "events: EventInput[]", ts_return_type = "Promise<Fired[][]>")]
+    pub fn process_many_async(&self, env: &Env, events: Unknown) -> napi::Result<AsyncTask<ProcessManyTask>> {
+        run(env, || Ok(AsyncTask::new(ProcessManyTask(Batch::new(&self.inner, event_texts(env, events)?)))))
     }
 
     /// Removes the subscriptions whose deadline is at or before `now` (default: the engine's
@@ -365,6 +373,10 @@ impl Engine {
         self.clock.as_deref().ok_or_else(|| Failure::argument("this engine runs on the system clock; create it with the `now` option to control time"))
     }
 
+    fn process_text(&self, text: Outcome<String>) -> Outcome<Vec<celmatch::Fired>> {
+        text.and_then(|t| Ok(self.inner.process_bytes(t.as_bytes())?))
+    }
+
     fn add(&self, env: &Env, record: Unknown, kind: &'static str) -> Outcome<Option<Fired>> {
         let mut record = convert::json(env, record, "invalid_subscription", kind)?;
         let obj = record.as_object_mut().ok_or_else(|| Failure::new("invalid_subscription", format!("a {kind} must be an object")))?;
@@ -485,4 +497,80 @@ fn config_from(options: &Json) -> Outcome<(Config, Option<Arc<ManualClock>>)> {
         }
     }
     Ok((config, clock))
+}
+
+/// The JSON text of each event of an array (a bad one fails alone, in its place).
+fn event_texts(env: &Env, events: Unknown) -> Outcome<Vec<Outcome<String>>> {
+    Ok(convert::elements(events, "events")?.into_iter().map(|e| convert::json_text(env, e, "invalid_event", "event")).collect())
+}
+
+/// A batch's outcome: every event's fired list, or the error that lists the failures.
+fn many_outcome(out: Vec<Outcome<Vec<celmatch::Fired>>>) -> Outcome<Vec<Vec<celmatch::Fired>>> {
+    let failed: Vec<(usize, &Failure)> = out.iter().enumerate().filter_map(|(i, r)| r.as_ref().err().map(|f| (i, f))).collect();
+    if let Some(&(first, f)) = failed.first() {
+        let errors = failed.iter().map(|(i, f)| serde_json::json!({"index": i, "code": f.code, "message": f.message})).collect();
+        let results = out.iter().map(|r| r.as_ref().map_or(Json::Null, |fired| serde_json::to_value(fired).unwrap_or(Json::Null))).collect();
+        let message = format!("{} of {} events failed; first, event {first}: {}", failed.len(), out.len(), f.message);
+        return Err(Failure::new(f.code.clone(), message).at(first).with("errors", Json::Array(errors)).with("results", Json::Array(results)));
+    }
+    Ok(out.into_iter().map(|r| r.expect("no failure")).collect())
+}
+
+/// Events matched on the libuv pool (`processAsync`, `processManyAsync`); results are
+/// turned into JS values back on the JS thread.
+pub struct Batch {
+    engine: Arc<celmatch::Engine>,
+    events: Vec<Outcome<String>>,
+    out: Vec<Outcome<Vec<celmatch::Fired>>>,
+}
+
+impl Batch {
+    fn new(engine: &Arc<celmatch::Engine>, events: Vec<Outcome<String>>) -> Batch {
+        Batch { engine: engine.clone(), events, out: Vec::new() }
+    }
+
+    fn compute(&mut self) {
+        let engine = &self.engine;
+        // A panic here must not cross into libuv: it becomes an `internal` failure.
+        self.out = std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|t| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| t.and_then(|t| Ok(engine.process_bytes(t.as_bytes())?))))
+                    .unwrap_or_else(|payload| Err(Failure::from_panic(payload)))
+            })
+            .collect();
+    }
+}
+
+pub struct ProcessTask(Batch);
+pub struct ProcessManyTask(Batch);
+
+impl Task for ProcessTask {
+    type Output = ();
+    type JsValue = Vec<Fired>;
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.0.compute();
+        Ok(())
+    }
+
+    fn resolve(&mut self, env: Env, _: ()) -> napi::Result<Vec<Fired>> {
+        let first = std::mem::take(&mut self.0.out).into_iter().next().expect("one event");
+        first.map(|v| v.into_iter().map(Fired::from).collect()).map_err(|f| f.into_napi(&env))
+    }
+}
+
+impl Task for ProcessManyTask {
+    type Output = ();
+    type JsValue = Vec<Vec<Fired>>;
+
+    fn compute(&mut self) -> napi::Result<()> {
+        self.0.compute();
+        Ok(())
+    }
+
+    fn resolve(&mut self, env: Env, _: ()) -> napi::Result<Vec<Vec<Fired>>> {
+        let fired = many_outcome(std::mem::take(&mut self.0.out)).map_err(|f| f.into_napi(&env))?;
+        Ok(fired.into_iter().map(|v| v.into_iter().map(Fired::from).collect()).collect())
+    }
 }
