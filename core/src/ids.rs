@@ -2,8 +2,9 @@
 //! is expected, and every table that holds one holds four bytes.
 //!
 //! Why 32 bits: a slot is the value stored in roaring posting lists (which are `u32` sets),
-//! and 2^32 − 1 live subscriptions is far beyond what one process can hold (each costs tens
-//! of bytes). `u32::MAX` is reserved as "none" in the types that need it, so an `Option` of
+//! and the 2^31 live subscriptions the store allows (the index's key table keeps the top bit
+//! of a posting handle for itself) are far beyond what one process can hold (each costs
+//! about a hundred bytes and more). `u32::MAX` is reserved as "none" in the types that need it, so an `Option` of
 //! them costs nothing either.
 
 macro_rules! id_type {

@@ -325,3 +325,30 @@ fn killed_at_random_moments_loses_nothing_acknowledged() {
     );
     assert!(acks > kills as usize * 5, "the child did too little before being killed ({acks} acknowledgments)");
 }
+
+#[test]
+fn what_the_rows_mean_is_checked_and_kept() {
+    let d = dir("meaning");
+    let path = d.join("store.db");
+    {
+        let e = Engine::open(&path, Config { dialect: celmatch::Dialect::Lenient, ..config(T0) }).unwrap();
+        e.add(Subscription::wait("w", "app/e").when("async.data.x == null")).unwrap();
+        // An event with no time is buffered with its arrival time, which is kept.
+        e.process(&json!({"name": "app/late", "data": {}})).unwrap();
+        // Saving over its own open store would leave it writing to an unlinked file.
+        assert_eq!(e.save(&path).unwrap_err().kind(), ErrorKind::IoError);
+    }
+    // Another dialect would compile the stored conditions differently: refused.
+    let e = Engine::open(&path, config(T0)).err().unwrap();
+    assert_eq!(e.kind(), ErrorKind::IncompatibleStore);
+    assert!(e.message().contains("dialect"), "{}", e.message());
+    // Opened with lookback off, the buffered events stay in the store…
+    let off = Config { dialect: celmatch::Dialect::Lenient, lookback_max_events: 0, ..config(T0) };
+    Engine::open(&path, off).unwrap().close().unwrap();
+    // …and come back, with their time: 4 minutes later they are 4 minutes old, so a wait
+    // looking back 3 minutes does not see them and one looking back 5 does.
+    let later = Engine::open(&path, Config { dialect: celmatch::Dialect::Lenient, ..config(T0 + 240_000) }).unwrap();
+    assert_eq!(later.add(Subscription::wait("l3", "app/late").with_lookback_ms(180_000)).unwrap(), None);
+    assert_eq!(later.add(Subscription::wait("l5", "app/late").with_lookback_ms(300_000)).unwrap().map(|f| f.id), Some("l5".into()));
+    assert_eq!(later.process(&json!({"name": "app/e", "data": {}})).unwrap()[0].id, "w", "lenient: missing == null");
+}

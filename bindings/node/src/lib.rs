@@ -235,7 +235,10 @@ impl Engine {
     pub fn expire(&self, env: &Env, now: Option<Unknown>, limit: Option<Unknown>) -> napi::Result<Vec<String>> {
         run(env, || {
             let now = convert::time(now, "now")?;
-            let limit = convert::opt_count(limit, "limit")?.unwrap_or(usize::MAX);
+            let limit = match convert::opt_count(limit, "limit")? {
+                Some(0) => return Err(Failure::argument("limit must be at least 1")),
+                l => l.unwrap_or(usize::MAX),
+            };
             Ok(self.inner.expire_at_most(now, limit)?)
         })
     }

@@ -791,16 +791,18 @@ impl Engine {
     ///
     /// Removes a subscription. Returns whether it was there.
     #[pyo3(signature = (id, /))]
-    fn remove(&self, id: &str) -> PyResult<bool> {
-        self.inner.remove(id).map_err(|e| errors::from_core(&e))
+    fn remove(&self, py: Python<'_>, id: &str) -> PyResult<bool> {
+        let engine = &*self.inner;
+        py.detach(|| engine.remove(id)).map_err(|e| errors::from_core(&e))
     }
 
     /// remove_owner(owner) -> int
     ///
     /// Removes every subscription of an owner. Returns how many were removed.
     #[pyo3(signature = (owner, /))]
-    fn remove_owner(&self, owner: &str) -> PyResult<usize> {
-        self.inner.remove_owner(owner).map_err(|e| errors::from_core(&e))
+    fn remove_owner(&self, py: Python<'_>, owner: &str) -> PyResult<usize> {
+        let engine = &*self.inner;
+        py.detach(|| engine.remove_owner(owner)).map_err(|e| errors::from_core(&e))
     }
 
     /// process(event) -> list[Fired]
@@ -905,7 +907,10 @@ impl Engine {
     fn expire(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>, limit: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<String>> {
         let now = time::opt_instant_ms(now, "now")?;
         let limit = match limit {
-            Some(l) if !l.is_none() => extract_usize(l, "limit")?,
+            Some(l) if !l.is_none() => match extract_usize(l, "limit")? {
+                0 => return Err(PyValueError::new_err("limit must be at least 1")),
+                n => n,
+            },
             _ => usize::MAX,
         };
         let engine = &*self.inner;

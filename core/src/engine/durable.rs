@@ -18,7 +18,8 @@
 //! Schema (version 1):
 //!
 //! ```sql
-//! meta(key TEXT PRIMARY KEY, value TEXT)      -- schema_version, claim_seeds
+//! meta(key TEXT PRIMARY KEY, value TEXT)      -- schema_version, claim_seeds, dialect,
+//!                                             -- event_fields (what the rows mean)
 //! subscriptions(
 //!     seq INTEGER PRIMARY KEY,                -- registration order (a new row's seq is
 //!                                             -- above every row's, so order holds)
@@ -27,11 +28,12 @@
 //!     owner TEXT, deadline_ms INTEGER, not_before_ms INTEGER, exclude_event_id TEXT,
 //!     fingerprint INTEGER NOT NULL)           -- what makes a re-add a no-op
 //! claims(hash BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL)
-//! lookback(seq INTEGER PRIMARY KEY, event TEXT NOT NULL, json TEXT NOT NULL)
+//! lookback(seq INTEGER PRIMARY KEY, event TEXT NOT NULL, json TEXT NOT NULL, time_ms INTEGER NOT NULL)
 //! ```
 
 use super::subscription::{Kind, Subscription};
-use crate::{Error, ErrorKind};
+use super::Config;
+use crate::{Dialect, Error, ErrorKind};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction};
 use serde_json::Value as Json;
 use std::path::Path;
@@ -65,7 +67,7 @@ const SCHEMA: &str = "
         fingerprint INTEGER NOT NULL
     );
     CREATE TABLE claims (hash BLOB PRIMARY KEY, expires_ms INTEGER NOT NULL) WITHOUT ROWID;
-    CREATE TABLE lookback (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, json TEXT NOT NULL);
+    CREATE TABLE lookback (seq INTEGER PRIMARY KEY, event TEXT NOT NULL, json TEXT NOT NULL, time_ms INTEGER NOT NULL);
 ";
 
 pub(crate) struct Durable {
@@ -84,7 +86,8 @@ pub(crate) struct Loaded {
     pub subscriptions: Vec<(Subscription, u64)>,
     pub claims: Vec<(u128, i64)>,
     pub claim_seeds: [u64; 8],
-    pub lookback: Vec<(u64, Json)>,
+    /// Buffered events: (seq, event name, JSON text, time).
+    pub lookback: Vec<(u64, String, String, i64)>,
 }
 
 fn io_error(what: &str, path: &Path, e: impl std::fmt::Display) -> Error {
@@ -108,24 +111,29 @@ fn sql_error(path: &Path, e: rusqlite::Error) -> Error {
 impl Durable {
     /// Opens (creating if absent) the store at `path` and reads what it holds.
     /// `fresh_seeds` become the claim seeds of a new store.
-    pub fn open(path: &Path, level: Durability, fresh_seeds: [u64; 8]) -> Result<(Durable, Loaded), Error> {
+    pub fn open(path: &Path, config: &Config, fresh_seeds: [u64; 8]) -> Result<(Durable, Loaded), Error> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
         let d = Durable { conn };
-        d.configure(path, level)?;
-        let seeds = d.init_or_check(path, fresh_seeds)?;
-        let loaded = d.load(path, seeds).map_err(|e| sql_error(path, e))?;
+        d.configure(path, config.durability)?;
+        let seeds = d.init_or_check(path, config, fresh_seeds)?;
+        let loaded = d.load(path, seeds)?;
         Ok((d, loaded))
     }
 
     /// A new store at `path` (which must not exist), for `save`.
-    pub fn create(path: &Path, seeds: [u64; 8]) -> Result<Durable, Error> {
+    pub fn create(path: &Path, config: &Config, seeds: [u64; 8]) -> Result<Durable, Error> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, e))?;
         let d = Durable { conn };
         d.configure(path, Durability::Power)?;
-        d.init_or_check(path, seeds)?;
+        d.init_or_check(path, config, seeds)?;
         Ok(d)
+    }
+
+    /// The file the store lives in.
+    pub fn path(&self) -> &str {
+        self.conn.path().unwrap_or_default()
     }
 
     fn configure(&self, path: &Path, level: Durability) -> Result<(), Error> {
@@ -151,7 +159,15 @@ impl Durable {
 
     /// Creates the schema in an empty database, or checks the version of an existing one.
     /// Returns the claim seeds.
-    fn init_or_check(&self, path: &Path, fresh_seeds: [u64; 8]) -> Result<[u64; 8], Error> {
+    fn init_or_check(&self, path: &Path, config: &Config, fresh_seeds: [u64; 8]) -> Result<[u64; 8], Error> {
+        // What the rows mean depends on these: a condition compiles differently in the other
+        // dialect, an event is read through the field names. Another setting is an error.
+        let dialect = match config.dialect {
+            Dialect::Strict => "strict",
+            Dialect::Lenient => "lenient",
+        };
+        let f = &config.fields;
+        let fields = format!("{},{},{}", f.name, f.id, f.time);
         let c = &self.conn;
         let tables: Vec<String> = (|| {
             let mut st = c.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
@@ -163,7 +179,10 @@ impl Durable {
             let seeds = fresh_seeds.map(|s| s.to_string()).join(",");
             let tx = (|| {
                 c.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA}"))?;
-                c.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('claim_seeds', ?2)", params![SCHEMA_VERSION.to_string(), seeds])?;
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1), ('claim_seeds', ?2), ('dialect', ?3), ('event_fields', ?4)",
+                    params![SCHEMA_VERSION.to_string(), seeds, dialect, fields],
+                )?;
                 c.execute_batch("COMMIT")
             })();
             tx.map_err(|e| sql_error(path, e))?;
@@ -185,52 +204,73 @@ impl Durable {
                 format!("{} was written with {newer} schema (version {version}; this celmatch reads version {SCHEMA_VERSION})", path.display()),
             ));
         }
+        for (key, want, what) in [("dialect", dialect, "dialect"), ("event_fields", fields.as_str(), "event fields (name,id,time)")] {
+            let stored = get(key)?.unwrap_or_default();
+            if stored != want {
+                return Err(Error::new(
+                    ErrorKind::IncompatibleStore,
+                    format!("{} was written with the {what} {stored:?}; open it with the same (this engine has {want:?})", path.display()),
+                ));
+            }
+        }
         let seeds: Vec<u64> = get("claim_seeds")?.unwrap_or_default().split(',').filter_map(|s| s.parse().ok()).collect();
         seeds.try_into().map_err(|_| Error::new(ErrorKind::CorruptStore, format!("{} has unreadable claim seeds", path.display())))
     }
 
-    fn load(&self, path: &Path, claim_seeds: [u64; 8]) -> rusqlite::Result<Loaded> {
+    fn load(&self, path: &Path, claim_seeds: [u64; 8]) -> Result<Loaded, Error> {
+        let sql = |e| sql_error(path, e);
+        let corrupt = |what: String| Error::new(ErrorKind::CorruptStore, format!("{}: {what}", path.display()));
         let c = &self.conn;
-        let mut st = c.prepare(
-            "SELECT id, kind, event, condition, trigger, owner, deadline_ms, not_before_ms, exclude_event_id, fingerprint FROM subscriptions ORDER BY seq",
-        )?;
-        let rows = st.query_map([], |r| {
-            let kind: String = r.get(1)?;
-            let trigger: Option<String> = r.get(4)?;
-            let fingerprint: i64 = r.get(9)?;
-            Ok((
-                Subscription {
-                    id: r.get(0)?,
-                    kind: if kind == "cancel" { Kind::Cancel } else { Kind::Wait },
-                    event: r.get(2)?,
-                    condition: r.get(3)?,
-                    trigger: trigger.and_then(|t| serde_json::from_str(&t).ok()),
-                    owner: r.get(5)?,
-                    deadline_ms: r.get(6)?,
-                    timeout_ms: None,
-                    not_before_ms: r.get(7)?,
-                    exclude_event_id: r.get(8)?,
-                    lookback_ms: None,
-                },
-                fingerprint as u64,
-            ))
-        })?;
-        let subscriptions = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st = c.prepare("SELECT hash, expires_ms FROM claims")?;
-        let claims = st
+        let mut st = c
+            .prepare("SELECT id, kind, event, condition, trigger, owner, deadline_ms, not_before_ms, exclude_event_id, fingerprint FROM subscriptions ORDER BY seq")
+            .map_err(sql)?;
+        type Row = (Subscription, Option<String>, i64);
+        let rows = st
             .query_map([], |r| {
-                let h: Vec<u8> = r.get(0)?;
-                Ok((h.try_into().map(u128::from_be_bytes).unwrap_or(0), r.get(1)?))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut st = c.prepare("SELECT seq, json FROM lookback ORDER BY seq")?;
+                let kind: String = r.get(1)?;
+                Ok((
+                    Subscription {
+                        id: r.get(0)?,
+                        kind: if kind == "cancel" { Kind::Cancel } else { Kind::Wait },
+                        event: r.get(2)?,
+                        condition: r.get(3)?,
+                        trigger: None,
+                        owner: r.get(5)?,
+                        deadline_ms: r.get(6)?,
+                        timeout_ms: None,
+                        not_before_ms: r.get(7)?,
+                        exclude_event_id: r.get(8)?,
+                        lookback_ms: None,
+                    },
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(9)?,
+                ))
+            })
+            .map_err(sql)?
+            .collect::<rusqlite::Result<Vec<Row>>>()
+            .map_err(sql)?;
+        let mut subscriptions = Vec::with_capacity(rows.len());
+        for (mut sub, trigger, fingerprint) in rows {
+            if let Some(t) = trigger {
+                // serde_json reads 128 levels of nesting, as the engine's event parser does; a
+                // trigger nested deeper (possible with a raised max_event_depth) is reported.
+                let value: Json = serde_json::from_str(&t).map_err(|e| corrupt(format!("the trigger of {:?} cannot be read back: {e}", sub.id)))?;
+                sub.trigger = Some(value);
+            }
+            subscriptions.push((sub, fingerprint as u64));
+        }
+        let mut st = c.prepare("SELECT hash, expires_ms FROM claims").map_err(sql)?;
+        let raw = st.query_map([], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, i64>(1)?))).map_err(sql)?.collect::<rusqlite::Result<Vec<_>>>().map_err(sql)?;
+        let claims = raw
+            .into_iter()
+            .map(|(h, e)| h.try_into().map(|h| (u128::from_be_bytes(h), e)).map_err(|h: Vec<u8>| corrupt(format!("a claim hash of {} bytes", h.len()))))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut st = c.prepare("SELECT seq, event, json, time_ms FROM lookback ORDER BY seq").map_err(sql)?;
         let lookback = st
-            .query_map([], |r| {
-                let json: String = r.get(1)?;
-                Ok((r.get::<_, i64>(0)? as u64, serde_json::from_str(&json).unwrap_or(Json::Null)))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let _ = path;
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .map_err(sql)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql)?;
         Ok(Loaded { subscriptions, claims, claim_seeds, lookback })
     }
 
@@ -288,8 +328,8 @@ pub(crate) fn delete_claims_expired(tx: &Transaction<'_>, now_ms: i64) -> rusqli
     Ok(())
 }
 
-pub(crate) fn insert_lookback(tx: &Transaction<'_>, seq: u64, event: &str, json: &Json) -> rusqlite::Result<()> {
-    tx.prepare_cached("INSERT INTO lookback (seq, event, json) VALUES (?1, ?2, ?3)")?.execute(params![seq as i64, event, json.to_string()])?;
+pub(crate) fn insert_lookback(tx: &Transaction<'_>, seq: u64, event: &str, text: &str, time_ms: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO lookback (seq, event, json, time_ms) VALUES (?1, ?2, ?3, ?4)")?.execute(params![seq as i64, event, text, time_ms])?;
     Ok(())
 }
 

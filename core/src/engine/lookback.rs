@@ -1,12 +1,16 @@
 //! The lookback buffer: recent events per event name, bounded by age, count and bytes, so
 //! that a wait registered just after its event arrived still sees it.
+//!
+//! Events are kept as their JSON text (for `process_bytes`, the input itself): buffering
+//! costs a copy of the bytes, not a deep clone of a tree, and the byte bound is exact. The
+//! rare wait added with lookback parses the texts of its window.
 
-use serde_json::Value as Json;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 pub(crate) struct Buffered {
-    pub event: Arc<Json>,
+    /// The event's JSON text.
+    pub text: Arc<str>,
     pub id: Option<String>,
     pub time_ms: i64,
     /// Order of arrival, across names: a durable store's row key for the event.
@@ -22,12 +26,13 @@ pub(crate) struct Lookback {
 
 impl Lookback {
     /// Buffers an event; returns its sequence number and those of the events it pushed out.
-    pub fn push(&mut self, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) -> (u64, Vec<u64>) {
-        let (event, id, time_ms, bytes) = b;
+    pub fn push(&mut self, name: &str, b: (Arc<str>, Option<String>, i64), max_events: usize, max_bytes: usize) -> (u64, Vec<u64>) {
+        let (text, id, time_ms) = b;
+        let bytes = text.len();
         let seq = self.next_seq;
         self.next_seq += 1;
         let (queue, total) = self.by_name.entry(Arc::from(name)).or_default();
-        queue.push_back(Buffered { event, id, time_ms, seq, bytes });
+        queue.push_back(Buffered { text, id, time_ms, seq, bytes });
         *total += bytes;
         let mut dropped = Vec::new();
         while queue.len() > max_events || (*total > max_bytes && queue.len() > 1) {
@@ -40,9 +45,18 @@ impl Lookback {
 
     /// Buffers an event read back from a durable store under the number it was stored
     /// with (numbering continues after it); returns the numbers of the events pushed out.
-    pub fn restore(&mut self, seq: u64, name: &str, b: (Arc<Json>, Option<String>, i64, usize), max_events: usize, max_bytes: usize) -> Vec<u64> {
+    pub fn restore(&mut self, seq: u64, name: &str, b: (Arc<str>, Option<String>, i64), max_events: usize, max_bytes: usize) -> Vec<u64> {
         self.next_seq = seq;
         self.push(name, b, max_events, max_bytes).1
+    }
+
+    /// Takes back the event `push` just buffered as `seq` (its commit failed).
+    pub fn unpush(&mut self, name: &str, seq: u64) {
+        if let Some((queue, total)) = self.by_name.get_mut(name) {
+            if queue.back().is_some_and(|b| b.seq == seq) {
+                *total -= queue.pop_back().expect("non-empty").bytes;
+            }
+        }
     }
 
     /// Drops events older than `min_time_ms`; returns their sequence numbers.
@@ -60,8 +74,8 @@ impl Lookback {
     }
 
     /// Every buffered event with its name, oldest first per name (for `save`).
-    pub fn export(&self) -> Vec<(u64, &str, &Json)> {
-        let mut out: Vec<(u64, &str, &Json)> = self.by_name.iter().flat_map(|(n, (q, _))| q.iter().map(move |b| (b.seq, &**n, &*b.event))).collect();
+    pub fn export(&self) -> Vec<(u64, &str, &str, i64)> {
+        let mut out: Vec<(u64, &str, &str, i64)> = self.by_name.iter().flat_map(|(n, (q, _))| q.iter().map(move |b| (b.seq, &**n, &*b.text, b.time_ms))).collect();
         out.sort_by_key(|e| e.0);
         out
     }
@@ -79,26 +93,4 @@ impl Lookback {
     pub fn bytes(&self) -> usize {
         self.by_name.values().map(|(_, total)| total).sum()
     }
-}
-
-/// A cheap estimate of an event's JSON size, for the byte bound.
-pub(crate) fn json_bytes(j: &Json) -> usize {
-    let mut total = 0;
-    let mut stack = vec![j];
-    while let Some(v) = stack.pop() {
-        total += match v {
-            Json::Null | Json::Bool(_) => 5,
-            Json::Number(_) => 12,
-            Json::String(s) => s.len() + 2,
-            Json::Array(a) => {
-                stack.extend(a.iter());
-                2 + a.len()
-            }
-            Json::Object(m) => {
-                stack.extend(m.values());
-                2 + m.keys().map(|k| k.len() + 4).sum::<usize>()
-            }
-        };
-    }
-    total
 }

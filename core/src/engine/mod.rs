@@ -72,8 +72,8 @@ struct Prepared {
 enum Inserted {
     /// Stored in this slot (a durable engine then commits it).
     Stored(SlotId),
-    /// The same subscription was there already: nothing to do.
-    Existing,
+    /// The same subscription was there already (in this slot): nothing to do.
+    Existing(SlotId),
     /// A buffered event fired it at once (lookback): not stored.
     Fired(Fired),
 }
@@ -128,7 +128,7 @@ impl Engine {
     /// schema, or not a celmatch store), `store_locked` (open elsewhere), `io_error`.
     pub fn open(path: impl AsRef<FsPath>, config: Config) -> Result<Engine, Error> {
         let path = path.as_ref();
-        let (durable, loaded) = Durable::open(path, config.durability, claims::random_seeds())?;
+        let (durable, loaded) = Durable::open(path, &config, claims::random_seeds())?;
         let engine = Engine::with_parts(config, loaded.claim_seeds, None);
         // Rebuild: recompile what was accepted, in registration order, with the fingerprints
         // it was accepted with (a re-add after restart is still a no-op).
@@ -152,16 +152,15 @@ impl Engine {
         let mut stale = Vec::new();
         {
             let mut lb = engine.lookback.lock();
-            for (seq, event) in loaded.lookback {
-                match engine.event_meta(&event) {
-                    Ok(meta) => {
-                        let item = (Arc::new(event.clone()), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now), lookback::json_bytes(&event));
-                        stale.extend(lb.restore(seq, meta.name, item, engine.config.lookback_max_events, engine.config.lookback_max_bytes));
-                    }
-                    Err(_) => stale.push(seq),
-                }
+            // With lookback off the rows are left alone (a later open with it on finds them).
+            for (seq, name, text, time_ms) in loaded.lookback.into_iter().filter(|_| engine.config.lookback_max_events > 0) {
+                let event: Json = serde_json::from_str(&text).map_err(|e| Error::new(crate::ErrorKind::CorruptStore, format!("{}: buffered event {seq} is not JSON: {e}", path.display())))?;
+                let id = engine.event_meta(&event).ok().and_then(|m| m.id.map(str::to_owned));
+                stale.extend(lb.restore(seq, &name, (Arc::from(text.as_str()), id, time_ms), engine.config.lookback_max_events, engine.config.lookback_max_bytes));
             }
-            stale.extend(lb.trim(now.saturating_sub(engine.config.lookback_max_age_ms)));
+            if engine.config.lookback_max_events > 0 {
+                stale.extend(lb.trim(now.saturating_sub(engine.config.lookback_max_age_ms)));
+            }
         }
         let mut durable = durable;
         if !stale.is_empty() {
@@ -179,6 +178,12 @@ impl Engine {
         self.check_open()?;
         let path = path.as_ref();
         let io = |what: &str, e: std::io::Error| Error::new(crate::ErrorKind::IoError, format!("{what} {}: {e}", path.display()));
+        // Renaming over the open store would leave this engine writing to an unlinked file.
+        if let (Some(own), Ok(target)) = (self.durable.lock().as_ref().map(Durable::path), std::fs::canonicalize(path)) {
+            if std::fs::canonicalize(own).is_ok_and(|own| own == target) {
+                return Err(io("saving over the engine's own open store", std::io::Error::other("use a different path")));
+            }
+        }
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
@@ -187,8 +192,11 @@ impl Engine {
         let tmp = dir.join(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         let result = (|| {
-            let mut d = Durable::create(&tmp, self.claims.seeds())?;
-            let subs = self.state.read().export();
+            let mut d = Durable::create(&tmp, &self.config, self.claims.seeds())?;
+            // One consistent snapshot: the state's read lock is held while the claims and the
+            // buffer are read too (calls that change them wait).
+            let st = self.state.read();
+            let subs = st.export();
             let claims = self.claims.export();
             let lb = self.lookback.lock();
             let events = lb.export();
@@ -199,12 +207,12 @@ impl Engine {
                 for &(h, e) in &claims {
                     durable::put_claim(tx, h, e)?;
                 }
-                for &(seq, name, json) in &events {
-                    durable::insert_lookback(tx, seq, name, json)?;
+                for &(seq, name, text, time_ms) in &events {
+                    durable::insert_lookback(tx, seq, name, text, time_ms)?;
                 }
                 Ok(())
             })?;
-            drop(lb);
+            drop((lb, st));
             drop(d); // closes the database: the WAL is checkpointed into the file
             std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| io("syncing", e))?;
             std::fs::rename(&tmp, path).map_err(|e| io("renaming into", e))?;
@@ -305,6 +313,9 @@ impl Engine {
         if sub.lookback_ms.is_some() && sub.kind == Kind::Cancel {
             return Err(Error::invalid_subscription("lookback applies to waits only"));
         }
+        if sub.deadline_ms.is_some() && sub.timeout_ms.is_some() {
+            return Err(Error::invalid_subscription("give a deadline or a timeout, not both"));
+        }
         // A negative span is a mistake, never a way to say "already due" (use a deadline).
         for (name, v) in [("timeout", sub.timeout_ms), ("lookback", sub.lookback_ms)] {
             if let Some(ms) = v.filter(|&ms| ms < 0) {
@@ -370,11 +381,16 @@ impl Engine {
         let mut st = self.state.write();
         let mut results = Vec::with_capacity(prepared.len());
         let mut stored: Vec<(usize, SlotId, Prepared)> = Vec::new();
+        // Items that found a subscription stored earlier in this batch: they stand or fall
+        // with its commit.
+        let mut same_as: Vec<(usize, SlotId)> = Vec::new();
         for p in prepared {
             let r = p.and_then(|p| {
                 let r = self.insert(&mut st, &p, now);
-                if let Ok(Inserted::Stored(slot)) = r {
-                    stored.push((results.len(), slot, p));
+                match r {
+                    Ok(Inserted::Stored(slot)) => stored.push((results.len(), slot, p)),
+                    Ok(Inserted::Existing(slot)) => same_as.push((results.len(), slot)),
+                    _ => {}
                 }
                 r
             });
@@ -386,6 +402,11 @@ impl Engine {
         let committed = self.persist(|tx| stored.iter().try_for_each(|(_, _, p)| durable::insert_subscription(tx, &p.sub, p.deadline_ms, p.fingerprint)));
         if let Err(e) = committed {
             // Nothing was committed: nothing stays.
+            for &(i, slot) in &same_as {
+                if stored.iter().any(|&(_, s, _)| s == slot) {
+                    results[i] = Err(e.clone());
+                }
+            }
             for (i, slot, _) in stored {
                 st.take(slot);
                 results[i] = Err(e.clone());
@@ -399,7 +420,7 @@ impl Engine {
         if let Some(slot) = st.find(&p.sub.id) {
             let (fingerprint, kind, event) = st.identity(slot);
             if fingerprint == p.fingerprint {
-                return Ok(Inserted::Existing);
+                return Ok(Inserted::Existing(slot));
             }
             let differ = differences(st, slot, p).join(", ");
             return Err(Error::new(
@@ -431,7 +452,9 @@ impl Engine {
                 if p.deadline_ms.is_some_and(|d| d <= now) {
                     break;
                 }
-                match self.verify(&probe, &b.event, b.id.as_deref(), Some(b.time_ms)) {
+                // Buffered texts were events that parsed within the limits.
+                let Ok(event) = serde_json::from_str::<Json>(&b.text) else { continue };
+                match self.verify(&probe, &event, b.id.as_deref(), Some(b.time_ms)) {
                     Ok(true) => return Ok(Inserted::Fired(Fired { id: p.sub.id.clone(), kind: Kind::Wait, owner: p.sub.owner.clone() })),
                     Ok(false) => {}
                     Err(kind) => errors = (errors.0.saturating_add(1), Some(kind)),
@@ -450,8 +473,8 @@ impl Engine {
         Ok(Inserted::Stored(slot))
     }
 
-    /// Removes a subscription; `false` if there was none with this id. Fails only for a
-    /// durable engine whose store cannot be written (then nothing is removed).
+    /// Removes a subscription; `false` if there was none with this id. Fails for a closed
+    /// engine, or a durable one whose store cannot be written (then nothing is removed).
     pub fn remove(&self, id: &str) -> Result<bool, Error> {
         self.check_open()?;
         let mut st = self.state.write();
@@ -559,7 +582,8 @@ impl Engine {
     /// Parses JSON text (checking the size and depth limits first) and processes it.
     pub fn process_bytes(&self, json: &[u8]) -> Result<Vec<Fired>, Error> {
         let event = self.parse_event(json)?;
-        self.process(&event)
+        // It parsed as JSON, so it is UTF-8: the lookback buffer keeps the text as given.
+        self.process_event(&event, std::str::from_utf8(json).ok())
     }
 
     /// Parses event JSON within the configured limits.
@@ -588,6 +612,11 @@ impl Engine {
     /// order. Errors only for a malformed event; evaluation errors mean "no match" and are
     /// counted per subscription (see [`Engine::eval_errors`]).
     pub fn process(&self, event: &Json) -> Result<Vec<Fired>, Error> {
+        self.process_event(event, None)
+    }
+
+    /// `process`, with the event's JSON text when the caller has it (for lookback).
+    fn process_event(&self, event: &Json, text: Option<&str>) -> Result<Vec<Fired>, Error> {
         let meta = self.event_meta(event)?;
         let now = self.now();
         self.check_open()?;
@@ -595,13 +624,23 @@ impl Engine {
         if lookback_on {
             let mut lb = self.lookback.lock();
             let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
-            let item = (Arc::new(event.clone()), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now), lookback::json_bytes(event));
+            let text: Arc<str> = match text {
+                Some(t) => Arc::from(t),
+                None => Arc::from(event.to_string()),
+            };
+            let item = (text.clone(), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now));
             let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
             dropped.extend(evicted);
-            self.persist(|tx| {
-                durable::insert_lookback(tx, seq, meta.name, event)?;
+            let committed = self.persist(|tx| {
+                durable::insert_lookback(tx, seq, meta.name, &text, meta.time_ms.unwrap_or(now))?;
                 dropped.iter().try_for_each(|&s| durable::delete_lookback(tx, s))
-            })?;
+            });
+            if let Err(e) = committed {
+                // Nobody may fire from an event that is not stored. (What the push pushed out
+                // stays out; its rows stay too, and come back at a reopen if still young.)
+                lb.unpush(meta.name, seq);
+                return Err(e);
+            }
         }
         let mut hits: Vec<(u64, SlotId)> = Vec::new();
         {
@@ -631,23 +670,21 @@ impl Engine {
         let mut st = self.state.write();
         // Decide first what goes (fired, and with `cancel_removes_owner` the owners of fired
         // cancellations), commit that, then take it out of memory.
-        let mut gone: Vec<SlotId> = Vec::new();
+        let mut gone: std::collections::BTreeSet<SlotId> = std::collections::BTreeSet::new();
         let mut fired_slots = Vec::new();
         for (seq, slot) in hits {
             if gone.contains(&slot) || st.view(slot).is_none_or(|v| v.seq != seq) {
                 continue; // consumed or removed by another thread meanwhile
             }
             fired_slots.push(slot);
-            gone.push(slot);
-            let sub = st.subscription(slot);
-            if sub.kind == Kind::Cancel && self.config.cancel_removes_owner {
-                if let Some(o) = &sub.owner {
-                    gone.extend(st.slots_of(o).into_iter().filter(|s| *s != slot));
+            gone.insert(slot);
+            let (_, kind, _) = st.identity(slot);
+            if kind == Kind::Cancel && self.config.cancel_removes_owner {
+                if let Some(o) = st.owner(slot) {
+                    gone.extend(st.slots_of(&o));
                 }
             }
         }
-        gone.sort_unstable();
-        gone.dedup();
         self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
         let mut fired = Vec::with_capacity(fired_slots.len());
         for slot in fired_slots {

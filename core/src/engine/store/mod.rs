@@ -192,7 +192,8 @@ fn error_code_of(kind: EvalErrorKind) -> u8 {
 }
 
 impl Store {
-    fn id_of(&self, slot: SlotId) -> &str {
+    /// The id of a live subscription.
+    pub fn id(&self, slot: SlotId) -> &str {
         params::id(self.arena.get(self.records[slot.index()].blob))
     }
 
@@ -505,23 +506,32 @@ impl Store {
         out
     }
 
-    /// Up to `limit` subscriptions whose deadline is at or before `now`, by deadline and then
+    /// Up to `limit` subscriptions whose deadline is at or before `now`: the earliest
+    /// deadlines (among equal ones, the heap's order, by slot), returned by deadline and then
     /// registration order. Their deadline entries are taken out of the heap: [`Store::take`]
     /// them, or give them back with [`Store::undue`].
     pub fn due(&mut self, now: i64, limit: usize) -> Vec<SlotId> {
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         while out.len() < limit {
             let Some((d, slot)) = self.deadlines.due(now) else { break };
             self.deadlines.pop();
-            // A stale entry: the slot is free or holds a record with another deadline.
+            // A stale entry: the slot is free or holds a record with another deadline. A
+            // slot can also have two live-looking entries (a stale one revived by a record
+            // with the same deadline): it counts once.
             let Some(r) = self.records.get(slot.index()).filter(|r| r.state != State::Free && r.deadline_ms == d) else { continue };
-            out.push((d, r.seq, slot));
+            if seen.insert(slot) {
+                out.push((d, r.seq, slot));
+            }
         }
-        // A slot can have two entries (a stale one revived by a record with the same
-        // deadline): report it once.
         out.sort_unstable();
-        out.dedup();
         out.into_iter().map(|(_, _, s)| s).collect()
+    }
+
+    /// The owner of a live subscription.
+    pub fn owner(&self, slot: SlotId) -> Option<String> {
+        let r = &self.records[slot.index()];
+        (!r.owner.is_none()).then(|| String::from_utf8_lossy(self.arena.get(self.owners.recs[r.owner.index()].name)).into_owned())
     }
 
     /// Puts back the deadline entries of slots from [`Store::due`] that were not taken.
@@ -531,10 +541,6 @@ impl Store {
         }
     }
 
-    /// The id of a live subscription.
-    pub fn id(&self, slot: SlotId) -> &str {
-        self.id_of(slot)
-    }
 
     /// Every subscription as registered, in registration order, with its fingerprint (for
     /// `save`).
@@ -650,7 +656,7 @@ impl Store {
         let deadline_entries: std::collections::HashSet<(i64, SlotId)> = self.deadlines.entries().collect();
         for &s in &live {
             let r = &self.records[s.index()];
-            let id = self.id_of(s);
+            let id = self.id(s);
             if self.find(id) != Some(s) {
                 return Err(format!("id {id:?} does not map to its slot {}", s.as_u32()));
             }
