@@ -846,30 +846,25 @@ impl Engine {
                 "events must be an iterable of events (dict, str or bytes)",
             ));
         }
-        let mut inputs = Vec::new();
+        // A Python value of the wrong type is a TypeError for the whole call; an event that
+        // converts but is invalid (too deep, say) fails alone, like an invalid JSON text.
+        let mut inputs: Vec<Result<EventInput, PyErr>> = Vec::new();
         for ev in events.try_iter()? {
-            inputs.push(event_input(&ev?, self.max_event_depth())?);
+            match event_input(&ev?, self.max_event_depth()) {
+                Err(e) if !e.is_instance_of::<CelmatchError>(py) => return Err(e),
+                r => inputs.push(r),
+            }
         }
         let engine = &*self.inner;
-        let results = py.detach(|| {
-            if inputs.iter().all(|i| matches!(i, EventInput::Json(_))) {
-                let jsons: Vec<Json> = inputs
-                    .into_iter()
-                    .map(|i| match i {
-                        EventInput::Json(j) => j,
-                        EventInput::Text(_) => unreachable!(),
-                    })
-                    .collect();
-                engine.process_many(&jsons)
-            } else {
-                inputs
-                    .iter()
-                    .map(|i| match i {
-                        EventInput::Json(j) => engine.process(j),
-                        EventInput::Text(t) => engine.process_bytes(t),
-                    })
-                    .collect()
-            }
+        let results: Vec<Result<Vec<celmatch::Fired>, PyErr>> = py.detach(|| {
+            inputs
+                .into_iter()
+                .map(|i| match i {
+                    Ok(EventInput::Json(j)) => engine.process(&j).map_err(|e| errors::from_core(&e)),
+                    Ok(EventInput::Text(t)) => engine.process_bytes(&t).map_err(|e| errors::from_core(&e)),
+                    Err(e) => Err(e),
+                })
+                .collect()
         });
         match results.iter().position(Result::is_err) {
             None => Ok(results
@@ -885,8 +880,7 @@ impl Engine {
                             let fired: Vec<Fired> = f.into_iter().map(Fired::from).collect();
                             outcomes.push(fired.into_pyobject(py)?.into_any());
                         }
-                        Err(e) => {
-                            let err = errors::from_core(&e);
+                        Err(err) => {
                             outcomes.push(err.value(py).clone().into_any());
                             first.get_or_insert(err);
                         }

@@ -307,6 +307,21 @@ def test_process_many(eng):
     assert eng.process_many([]) == []
 
 
+def test_process_many_an_event_too_deep_fails_alone(eng):
+    eng.add_wait("w1", NAME, 'async.data.order == "a"')
+    deep = {"name": NAME, "data": {}}
+    node = deep["data"]
+    for _ in range(100):
+        node["x"] = {}
+        node = node["x"]
+    with pytest.raises(CelmatchError) as ei:
+        eng.process_many([deep, ev("a")])
+    assert ei.value.code == "limit_exceeded" and ei.value.index == 0
+    assert ei.value.results[1] == [Fired("w1")], "the event after the bad one was processed"
+    with pytest.raises(TypeError):
+        eng.process_many([ev("a"), 42])
+
+
 def test_process_many_partial_failure(eng):
     eng.add_wait("w1", NAME, 'async.data.order == "a"')
     with pytest.raises(CelmatchError) as ei:
