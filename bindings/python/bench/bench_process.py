@@ -13,7 +13,8 @@ is one evaluation per pending condition).
 Usage (after `bindings/python/ci.sh setup`, which installs a release build):
     bindings/python/.venv/bin/pip install common-expression-language   # baseline, optional
     bindings/python/.venv/bin/python bindings/python/bench/bench_process.py
-Options: --subs, --events, --baseline-subs, --baseline-events, --seed.
+Options: --subs, --events, --baseline-subs, --baseline-events, --seed. It also runs bytes
+events on two threads at once (process releases the GIL) and reports the ratio to one.
 """
 
 import argparse
@@ -63,7 +64,7 @@ def run_celmatch(args, ids, rng):
     print(f"celmatch {__version__}: loaded {args.subs:,} subscriptions in {total:.2f} s, of which add_many "
           f"{in_call:.2f} s ({in_call / args.subs * 1e6:.2f} µs each; the rest builds the record dicts)")
 
-    targets = rng.sample(range(args.subs), 3 * args.events)
+    targets = rng.sample(range(args.subs), 4 * args.events)
     results = {}
     forms = [
         ("dict", lambda e: e),
@@ -90,6 +91,22 @@ def run_celmatch(args, ids, rng):
               f"(p50 {fmt_us(lat[len(lat) // 2])}, p99 {fmt_us(lat[int(len(lat) * 0.99)])}, "
               f"max {fmt_us(lat[-1])}), "
               f"{len(evs) / total:,.0f} events/s, every event fired 1")
+
+    # Two threads at once (process releases the GIL): bytes events split between them.
+    from concurrent.futures import ThreadPoolExecutor
+
+    chosen = targets[3 * args.events : 4 * args.events]
+    evs = [json.dumps(event(ids[i], i)).encode() for i in chosen]
+    halves = [evs[0::2], evs[1::2]]
+    gc.collect()
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        fired = sum(pool.map(lambda part: sum(len(eng.process(e)) for e in part), halves))
+    total = time.perf_counter() - t0
+    assert fired == len(evs), (fired, len(evs))
+    results["threads2"] = total / len(evs)
+    print(f"  process(bytes) on 2 threads: {len(evs) / total:,.0f} events/s "
+          f"({results['bytes'] / results['threads2']:.2f}x one thread)")
 
     # Events that match nothing (the common case for most of a million waits).
     evs = [json.dumps(event(u, i)) for i, u in enumerate(uuids(rng, args.events))]
