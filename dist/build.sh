@@ -84,7 +84,7 @@ tarball="$(ls "$out"/celmatch-*.tgz)"
 max_glibc() { objdump -T "$1" | grep -o 'GLIBC_[0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1; }
 older_or_equal() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | tail -1)" = "$2" ]; }
 check="$(mktemp -d)"
-unzip -q "$wheel" -d "$check/wheel"
+"$tools/bin/python" -m zipfile -e "$wheel" "$check/wheel"   # no unzip needed
 tar -xzf "$tarball" -C "$check"
 tags="$(grep '^Tag:' "$check"/wheel/celmatch-*.dist-info/WHEEL | tr '\n' ' ')"
 py_glibc="$(max_glibc "$check"/wheel/celmatch/_celmatch.abi3.so)"
