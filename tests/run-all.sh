@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test suite: Rust (core, CLI, benchmarks' build), Python, Node.
+# Runs every test suite: Rust (core, CLI, benchmarks' build), Python and Node (against the
+# packages that tests/setup.sh installed: the wheel and the npm tarball from dist/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --locked

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs and builds everything the test suite needs, on a fresh machine of this project's
 # kind (Rust by rustup, Python 3 and Node.js with npm already present). Idempotent.
+#
+# Two builds: the dev profile (cargo test) and one release build that makes both packages
+# (dist/build.sh: the manylinux wheel and the npm tarball). The Python and Node tests run
+# against those packages installed as a user installs them, not against the source tree.
+# The fuzz targets are built, and cargo-fuzz installed, by fuzz/run.sh alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo fetch --locked
 # The cel-spec conformance data (cel.dev/expr, pinned, through the Go module proxy).
 bash tests/conformance/fetch.sh
 cargo build --all-targets --locked
+bash dist/build.sh
 bash bindings/python/ci.sh setup
 bash bindings/node/ci.sh setup
-# The fuzz smoke run (CI) needs cargo-fuzz; it runs on stable Rust with `-s none`.
-cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked

@@ -4,8 +4,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import path from 'node:path'
-import { Engine } from '../index.js'
-import { casesDir, parseLossless, field, rawOf, same, toJs } from './helpers.mjs'
+import { Engine, casesDir, parseLossless, field, rawOf, same, toJs } from './helpers.mjs'
 
 const evalDir = path.join(casesDir, 'eval')
 const evalFiles = fs.readdirSync(evalDir).filter((f) => f.endsWith('.json')).sort()

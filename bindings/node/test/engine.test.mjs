@@ -1,7 +1,7 @@
 // The Engine API as Node callers use it: subscriptions, events, time, keys, claims, introspection.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Engine } from '../index.js'
+import { Engine } from './helpers.mjs'
 
 const T0 = Date.UTC(2025, 0, 1) // a fixed "now" for manual-clock engines
 const MIN = 60_000

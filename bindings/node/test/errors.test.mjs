@@ -2,7 +2,7 @@
 // carry `line` and `column`; no input crashes the process.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Engine } from '../index.js'
+import { Engine } from './helpers.mjs'
 
 /** Asserts `fn` throws an `Error` with this code (and these extra properties). */
 function throwsCode(fn, code, props = {}) {

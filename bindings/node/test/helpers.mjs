@@ -1,10 +1,17 @@
 // Shared test helpers.
 import { fileURLToPath } from 'node:url'
+import { createRequire } from 'node:module'
 import path from 'node:path'
 
 export const pkgDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 export const repoDir = path.resolve(pkgDir, '..', '..')
 export const casesDir = path.join(repoDir, 'tests', 'cases')
+/**
+ * The package under test: this source tree, or an installed copy (CELMATCH_NODE_PACKAGE, for
+ * example `<project>/node_modules/celmatch` after `npm install celmatch-<version>.tgz`).
+ */
+export const testedDir = process.env.CELMATCH_NODE_PACKAGE ? path.resolve(process.env.CELMATCH_NODE_PACKAGE) : pkgDir
+export const { Engine } = createRequire(import.meta.url)(path.join(testedDir, 'index.js'))
 
 /**
  * A JSON parser that keeps what JSON.parse loses: the source span of every value (so an

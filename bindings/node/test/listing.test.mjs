@@ -1,7 +1,7 @@
 // Listing what is registered: get, has, list, iteration, subscriptionsOf, and bounded expiry.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Engine } from '../index.js'
+import { Engine } from './helpers.mjs'
 
 const T0 = Date.UTC(2025, 0, 1)
 

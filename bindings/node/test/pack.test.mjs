@@ -1,5 +1,6 @@
 // The packed tarball: install it into a fresh project (no build step, no install scripts)
-// and use it from ESM, CommonJS and TypeScript.
+// and use it from ESM, CommonJS and TypeScript. The tarball is `npm pack` of this source tree,
+// or CELMATCH_NODE_TARBALL (the one dist/build.sh made).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -15,7 +16,8 @@ const pkg = JSON.parse(fs.readFileSync(path.join(pkgDir, 'package.json'), 'utf8'
 test('npm pack → npm install ./celmatch-<version>.tgz → import (ESM, CJS, TS)', { timeout: 300_000 }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'celmatch-pack-'))
   try {
-    const packed = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', tmp], { cwd: pkgDir, encoding: 'utf8' }))
+    const spec = process.env.CELMATCH_NODE_TARBALL ? [path.resolve(process.env.CELMATCH_NODE_TARBALL)] : []
+    const packed = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', tmp, ...spec], { cwd: pkgDir, encoding: 'utf8' }))
     const { filename, files } = packed[0]
     assert.equal(filename, `celmatch-${pkg.version}.tgz`)
     const names = files.map((f) => f.path).sort()

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
-import { pkgDir } from './helpers.mjs'
+import { pkgDir, testedDir } from './helpers.mjs'
 
 export const tsc = path.join(pkgDir, 'node_modules', 'typescript', 'bin', 'tsc')
 
 test('index.d.ts is generated and declares the API', () => {
-  const dts = fs.readFileSync(path.join(pkgDir, 'index.d.ts'), 'utf8')
+  const dts = fs.readFileSync(path.join(testedDir, 'index.d.ts'), 'utf8')
   for (const s of [
     'export declare class Engine',
     'constructor(options?: EngineOptions)',
