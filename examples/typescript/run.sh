@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Type-checks and runs workflow_runner.ts against the celmatch package in bindings/node (built
-# by its `npm run build`), in a scratch project where `celmatch` resolves as it does for users.
-# Uses the TypeScript compiler from bindings/node's dev dependencies (bindings/node/ci.sh setup).
+# Type-checks and runs workflow_runner.ts against the installed celmatch package (the tarball
+# that tests/setup.sh installed into dist/.node-app, or CELMATCH_NODE_PACKAGE; else the source
+# tree in bindings/node), in a scratch project where `celmatch` resolves as it does for users.
+# Uses the TypeScript compiler from bindings/node's dev dependencies.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -10,7 +11,9 @@ tsc="$root/bindings/node/node_modules/.bin/tsc"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/node_modules"
-ln -s "$root/bindings/node" "$work/node_modules/celmatch"
+pkg="${CELMATCH_NODE_PACKAGE:-$root/dist/.node-app/node_modules/celmatch}"
+[ -d "$pkg" ] || pkg="$root/bindings/node"
+ln -s "$pkg" "$work/node_modules/celmatch"
 cp "$here/workflow_runner.ts" "$work/"
 echo '{"type": "module"}' > "$work/package.json"
 cat > "$work/tsconfig.json" <<'JSON'

@@ -1,7 +1,7 @@
 // processAsync / processManyAsync: matching on the libuv thread pool, same answers as process.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { Engine } from '../index.js'
+import { Engine } from './helpers.mjs'
 
 test('processAsync fires what process would, off the JS thread', async () => {
   const eng = new Engine()

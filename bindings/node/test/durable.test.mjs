@@ -5,8 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { Engine } from '../index.js'
+import { Engine, testedDir } from './helpers.mjs'
 
 const T0 = Date.UTC(2025, 0, 1)
 const tmp = () => mkdtempSync(join(tmpdir(), 'celmatch-durable-'))
@@ -45,7 +44,7 @@ test('save and bad stores', () => {
 })
 
 const CHILD = `
-const { Engine } = require(${JSON.stringify(fileURLToPath(new URL('../index.js', import.meta.url)))})
+const { Engine } = require(${JSON.stringify(join(testedDir, 'index.js'))})
 const [path, seed] = process.argv.slice(1)
 const eng = Engine.open(path)
 // Synchronous writes: a line is in the pipe before the next operation starts (process.stdout
