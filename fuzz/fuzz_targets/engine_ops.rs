@@ -213,7 +213,9 @@ fuzz_target!(|input: Input| {
                 }
                 let t = now(&clock);
                 let reference = cond.map(|c| engine.compile_uncached(c, sub.trigger.as_ref()));
+                // Lookback on a cancel, and a deadline given with a timeout, are rejected.
                 let valid = !(a.cancel && a.lookback.is_some())
+                    && !(a.deadline.is_some() && a.timeout.is_some())
                     && match &reference {
                         None => true,
                         Some(Ok(r)) => r.constant() != Some(json!(false)),
