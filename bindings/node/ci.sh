@@ -15,16 +15,7 @@ root="$(cd "$here/../.." && pwd)"
 app="$root/dist/.node-app"
 cd "$here"
 
-# PATH without the directories that hold cargo or rustc: proves the package needs no Rust.
-no_rust_path() {
-  local d out=()
-  local IFS=:
-  for d in $PATH; do
-    [ -n "$d" ] && { [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; } && continue
-    out+=("$d")
-  done
-  printf '%s' "${out[*]}"
-}
+. "$root/dist/no-rust-path.sh"
 
 dev_deps() {
   npm ci --no-audit --no-fund

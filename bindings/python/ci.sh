@@ -15,16 +15,7 @@ venv="$here/.venv"
 py="$venv/bin/python"
 pip=("$py" -m pip --disable-pip-version-check)
 
-# PATH without the directories that hold cargo or rustc: proves the wheel needs no Rust.
-no_rust_path() {
-    local d out=()
-    local IFS=:
-    for d in $PATH; do
-        [ -n "$d" ] && { [ -x "$d/cargo" ] || [ -x "$d/rustc" ]; } && continue
-        out+=("$d")
-    done
-    printf '%s' "${out[*]}"
-}
+. "$root/dist/no-rust-path.sh"
 
 fresh_venv() {
     python3 -m venv --clear "$venv"

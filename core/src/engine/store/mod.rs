@@ -344,16 +344,7 @@ impl Store {
             return id;
         }
         let entry = PartitionEntry { name: name.into(), index: Partition::new(self.key_hasher.clone()), subs: 0 };
-        let id = match self.free_partitions.pop() {
-            Some(id) => {
-                self.partitions[id.index()] = Some(entry);
-                id
-            }
-            None => {
-                self.partitions.push(Some(entry));
-                PartitionId::try_new(self.partitions.len() - 1).expect("fewer event names than subscriptions")
-            }
-        };
+        let id = place(&mut self.partitions, &mut self.free_partitions, entry, PartitionId::index, PartitionId::try_new);
         self.partition_ids.insert(name.into(), id);
         id
     }
@@ -370,16 +361,7 @@ impl Store {
             return id;
         }
         let entry = FormEntry { partition, shape: shape.cloned(), template: template.cloned(), refs: 1 };
-        let id = match self.free_forms.pop() {
-            Some(id) => {
-                self.forms[id.index()] = Some(entry);
-                id
-            }
-            None => {
-                self.forms.push(Some(entry));
-                FormId::try_new(self.forms.len() - 1).expect("fewer forms than subscriptions")
-            }
-        };
+        let id = place(&mut self.forms, &mut self.free_forms, entry, FormId::index, FormId::try_new);
         self.form_ids.insert(key, id);
         if key.1 != 0 {
             *self.shape_forms.entry(key.1).or_default() += 1;
@@ -730,6 +712,24 @@ impl Store {
             return Err("the arena counts fewer live bytes than the records hold".into());
         }
         Ok(())
+    }
+}
+
+/// Puts `entry` in a freed place of `table` (or a new one at its end) and returns its id.
+/// Tables of forms and partitions never outgrow the slots, whose count is bounded.
+fn place<T, Id>(table: &mut Vec<Option<T>>, free: &mut Vec<Id>, entry: T, index: fn(Id) -> usize, new_id: fn(usize) -> Option<Id>) -> Id
+where
+    Id: Copy,
+{
+    match free.pop() {
+        Some(id) => {
+            table[index(id)] = Some(entry);
+            id
+        }
+        None => {
+            table.push(Some(entry));
+            new_id(table.len() - 1).expect("fewer entries than slots")
+        }
     }
 }
 
