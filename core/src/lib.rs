@@ -71,6 +71,7 @@
 mod engine;
 mod error;
 mod eval;
+pub mod event;
 mod frontend;
 mod ids;
 mod index;

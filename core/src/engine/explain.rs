@@ -101,6 +101,8 @@ impl Engine {
             out["eval_errors"] = json!({"count": errors, "last": {"code": kind.code(), "message": format!("{} (explain with the event shows the full error)", kind.code())}});
         }
         let Some(event) = event else { return Some(out) };
+        let event = crate::event::Node::from_json(event);
+        let event = &event;
         let verdict = match self.event_meta(event) {
             Err(e) => json!({"fires": false, "reason": format!("invalid event: {e}")}),
             Ok(meta) if meta.name != sub.event => {
@@ -127,7 +129,7 @@ impl Engine {
         Some(out)
     }
 
-    fn explain_condition(&self, shape: &Shape, params: &[Value<'_>], event: &Json) -> Json {
+    fn explain_condition(&self, shape: &Shape, params: &[Value<'_>], event: &crate::event::Node<'_>) -> Json {
         let dialect = self.config.dialect;
         let result = crate::frontend::matches(shape, params, event, dialect);
         let atom_value = |a: &Expr| {

@@ -19,6 +19,7 @@ pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
 pub use durable::{Durability, SCHEMA_VERSION};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
+use subscription::node_time_ms;
 
 use crate::error::Error;
 use crate::eval::Value;
@@ -32,6 +33,7 @@ use claims::Claims;
 use durable::Durable;
 use lookback::Lookback;
 use parking_lot::{Mutex, RwLock};
+use crate::event::{Node, ParseError};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path as FsPath;
@@ -154,7 +156,7 @@ impl Engine {
             let mut lb = engine.lookback.lock();
             // With lookback off the rows are left alone (a later open with it on finds them).
             for (seq, name, text, time_ms) in loaded.lookback.into_iter().filter(|_| engine.config.lookback_max_events > 0) {
-                let event: Json = serde_json::from_str(&text).map_err(|e| Error::new(crate::ErrorKind::CorruptStore, format!("{}: buffered event {seq} is not JSON: {e}", path.display())))?;
+                let event = Node::parse(text.as_bytes(), usize::MAX).map_err(|e| Error::new(crate::ErrorKind::CorruptStore, format!("{}: buffered event {seq} is not JSON: {e:?}", path.display())))?;
                 let id = engine.event_meta(&event).ok().and_then(|m| m.id.map(str::to_owned));
                 stale.extend(lb.restore(seq, &name, (Arc::from(text.as_str()), id, time_ms), engine.config.lookback_max_events, engine.config.lookback_max_bytes));
             }
@@ -453,7 +455,7 @@ impl Engine {
                     break;
                 }
                 // Buffered texts were events that parsed within the limits.
-                let Ok(event) = serde_json::from_str::<Json>(&b.text) else { continue };
+                let Ok(event) = Node::parse(b.text.as_bytes(), usize::MAX) else { continue };
                 match self.verify(&probe, &event, b.id.as_deref(), Some(b.time_ms)) {
                     Ok(true) => return Ok(Inserted::Fired(Fired { id: p.sub.id.clone(), kind: Kind::Wait, owner: p.sub.owner.clone() })),
                     Ok(false) => {}
@@ -558,65 +560,62 @@ impl Engine {
         self.state.read().validate()
     }
 
-    fn event_meta<'e>(&self, event: &'e Json) -> Result<EventMeta<'e>, Error> {
-        let obj = event.as_object().ok_or_else(|| Error::invalid_event("an event must be a JSON object"))?;
+    fn event_meta<'e>(&self, event: &'e Node<'e>) -> Result<EventMeta<'e>, Error> {
+        let Node::Map(obj) = event else { return Err(Error::invalid_event("an event must be a JSON object")) };
+        let get = |key: &str| crate::event::entry(obj, key);
         let f = &self.config.fields;
-        let name = match obj.get(&f.name) {
-            Some(Json::String(s)) => s.as_str(),
+        let name = match get(&f.name) {
+            Some(Node::Str(s)) => &**s,
             _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", f.name))),
         };
         // An id or a time that is there but unreadable is an error, not "no id" or "now": the
         // event would silently escape `exclude_event_id` or `not_before`.
-        let id = match obj.get(&f.id) {
-            None | Some(Json::Null) => None,
-            Some(Json::String(s)) => Some(s.as_str()),
-            Some(other) => return Err(Error::invalid_event(format!("the event's {:?} must be a string, not {other}", f.id))),
+        let id = match get(&f.id) {
+            None | Some(Node::Null) => None,
+            Some(Node::Str(s)) => Some(&**s),
+            Some(other) => return Err(Error::invalid_event(format!("the event's {:?} must be a string, not {}", f.id, other.to_json()))),
         };
-        let time_ms = match obj.get(&f.time) {
-            None | Some(Json::Null) => None,
-            Some(v) => Some(parse_time_ms(v).ok_or_else(|| Error::invalid_event(format!("the event's {:?} must be epoch milliseconds or an RFC 3339 time, not {v}", f.time)))?),
+        let time_ms = match get(&f.time) {
+            None | Some(Node::Null) => None,
+            Some(v) => Some(node_time_ms(v).ok_or_else(|| Error::invalid_event(format!("the event's {:?} must be epoch milliseconds or an RFC 3339 time, not {}", f.time, v.to_json())))?),
         };
         Ok(EventMeta { name, id, time_ms })
     }
 
-    /// Parses JSON text (checking the size and depth limits first) and processes it.
+    /// Reads JSON text into the event view (within the size and depth limits) and processes
+    /// it. No JSON tree is built: the index and the conditions read the view, which borrows
+    /// the text.
     pub fn process_bytes(&self, json: &[u8]) -> Result<Vec<Fired>, Error> {
-        let event = self.parse_event(json)?;
+        let event = self.view_event(json)?;
         // It parsed as JSON, so it is UTF-8: the lookback buffer keeps the text as given.
         self.process_event(&event, std::str::from_utf8(json).ok())
     }
 
-    /// Parses event JSON within the configured limits.
+    /// Parses event JSON within the configured limits (what `process_bytes` accepts).
     pub fn parse_event(&self, json: &[u8]) -> Result<Json, Error> {
+        Ok(self.view_event(json)?.to_json())
+    }
+
+    fn view_event<'j>(&self, json: &'j [u8]) -> Result<Node<'j>, Error> {
         let limits = &self.config.limits;
         if json.len() > limits.max_event_bytes {
             return Err(Error::limit_exceeded(format!("event is {} bytes, over the limit of {}", json.len(), limits.max_event_bytes)));
         }
-        // serde_json stops at 128 levels of nesting by itself, so parsing first is safe; the
-        // configured (lower) limit is checked on the tree, which is cheaper than on the text.
-        let event: Json = serde_json::from_slice(json).map_err(|e| {
-            if e.to_string().starts_with("recursion limit exceeded") {
-                Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth))
-            } else {
-                Error::invalid_event(format!("invalid JSON: {e}"))
-            }
-        })?;
-        let depth = json_depth(&event);
-        if depth > limits.max_event_depth {
-            return Err(Error::limit_exceeded(format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
-        }
-        Ok(event)
+        Node::parse(json, limits.max_event_depth).map_err(|e| match e {
+            ParseError::TooDeep => Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth)),
+            ParseError::Syntax(m) => Error::invalid_event(format!("invalid JSON: {m}")),
+        })
     }
 
     /// Fires every subscription the event satisfies, each at most once, in registration
     /// order. Errors only for a malformed event; evaluation errors mean "no match" and are
     /// counted per subscription (see [`Engine::eval_errors`]).
     pub fn process(&self, event: &Json) -> Result<Vec<Fired>, Error> {
-        self.process_event(event, None)
+        self.process_event(&Node::from_json(event), None)
     }
 
     /// `process`, with the event's JSON text when the caller has it (for lookback).
-    fn process_event(&self, event: &Json, text: Option<&str>) -> Result<Vec<Fired>, Error> {
+    fn process_event(&self, event: &Node<'_>, text: Option<&str>) -> Result<Vec<Fired>, Error> {
         let meta = self.event_meta(event)?;
         let now = self.now();
         self.check_open()?;
@@ -626,7 +625,7 @@ impl Engine {
             let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
             let text: Arc<str> = match text {
                 Some(t) => Arc::from(t),
-                None => Arc::from(event.to_string()),
+                None => Arc::from(event.to_json().to_string()),
             };
             let item = (text.clone(), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now));
             let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
@@ -705,7 +704,7 @@ impl Engine {
 
     /// Whether `event` fires the probed subscription: time, exclusion and the condition. An
     /// evaluation error is its kind (no match; the caller counts it).
-    fn verify(&self, p: &Probe<'_>, event: &Json, event_id: Option<&str>, time_ms: Option<i64>) -> Result<bool, EvalErrorKind> {
+    fn verify(&self, p: &Probe<'_>, event: &Node<'_>, event_id: Option<&str>, time_ms: Option<i64>) -> Result<bool, EvalErrorKind> {
         if let (Some(nb), Some(t)) = (p.not_before_ms, time_ms) {
             if t < nb {
                 return Ok(false);
@@ -781,7 +780,8 @@ impl Engine {
 
     /// Event-id dedupe: `true` the first time an event id is seen within `ttl_ms`.
     pub fn claim_event_id(&self, event: &Json, ttl_ms: i64) -> Result<bool, Error> {
-        let meta = self.event_meta(event)?;
+        let event = Node::from_json(event);
+        let meta = self.event_meta(&event)?;
         let id = meta.id.ok_or_else(|| Error::invalid_event(format!("the event has no string field {:?}", self.config.fields.id)))?;
         self.claim("event-id", id, ttl_ms, None)
     }
@@ -882,26 +882,6 @@ pub(crate) fn canonical_json(v: &Json) -> String {
         }
     }
     sorted(v).to_string()
-}
-
-/// The deepest nesting of arrays and objects in a JSON tree (iterative: no recursion).
-fn json_depth(v: &Json) -> usize {
-    let mut max = 0;
-    let mut stack = vec![(v, 0usize)];
-    while let Some((v, d)) = stack.pop() {
-        match v {
-            Json::Array(a) => {
-                max = max.max(d + 1);
-                stack.extend(a.iter().map(|x| (x, d + 1)));
-            }
-            Json::Object(m) => {
-                max = max.max(d + 1);
-                stack.extend(m.values().map(|x| (x, d + 1)));
-            }
-            _ => {}
-        }
-    }
-    max
 }
 
 impl Default for Engine {

@@ -1,5 +1,6 @@
 //! Subscriptions as callers describe them, and what firing one reports.
 
+use crate::event::Node;
 use crate::Error;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -246,9 +247,15 @@ pub struct Fired {
 
 /// Epoch milliseconds from a number (milliseconds) or an RFC 3339 string.
 pub fn parse_time_ms(v: &Json) -> Option<i64> {
+    node_time_ms(&Node::from_json(v))
+}
+
+/// [`parse_time_ms`] on the event view.
+pub(crate) fn node_time_ms(v: &Node<'_>) -> Option<i64> {
     match v {
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        Json::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()),
+        Node::Int(i) => Some(*i),
+        Node::Double(f) => Some(*f).filter(|f| f.is_finite()).map(|f| f as i64),
+        Node::Str(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()),
         _ => None,
     }
 }

@@ -30,7 +30,7 @@ use keys::{KeyKind, KeyTable};
 use posting::Posting;
 use range::{Bound, RangeIndex, Side};
 use roaring::RoaringBitmap;
-use serde_json::Value as Json;
+use crate::event::Node;
 use std::collections::BTreeMap;
 use substring::ContainsIndex;
 
@@ -295,14 +295,14 @@ impl Partition {
     }
 
     /// Appends every subscription that may match `event` (unsorted, possibly repeated).
-    pub fn candidates(&self, event: &Json, dialect: Dialect, out: &mut Vec<u32>) {
+    pub fn candidates(&self, event: &Node<'_>, dialect: Dialect, out: &mut Vec<u32>) {
         for (pid, e) in self.entries.iter().enumerate() {
             let Some(path) = &e.path else { continue };
             let pid = PathId::from_u32(pid as u32);
             let found = lookup_path(event, path);
             if e.eq > 0 {
                 let v = match found {
-                    Ok(j) => Some(Value::from_json(j)),
+                    Ok(j) => Some(Value::from_node(j)),
                     // Lenient: a missing field reads as null.
                     Err(_) if dialect == Dialect::Lenient => Some(Value::Null),
                     Err(_) => None,
@@ -314,22 +314,23 @@ impl Partition {
             let Ok(j) = found else { continue };
             if e.elem > 0 {
                 match j {
-                    Json::Array(items) => {
+                    Node::List(items) => {
                         for item in items {
-                            if let Some(h) = self.hasher.key(pid, KeyKind::Elem, &Value::from_json(item)) {
+                            if let Some(h) = self.hasher.key(pid, KeyKind::Elem, &Value::from_node(item)) {
                                 self.probe(h, out);
                             }
                         }
                     }
-                    Json::Object(m) => {
-                        for k in m.keys() {
+                    Node::Map(m) => {
+                        // A repeated key probes twice; the caller removes repeats.
+                        for (k, _) in m {
                             self.probe(self.hasher.str(pid, KeyKind::Elem, k), out);
                         }
                     }
                     _ => {}
                 }
             }
-            if let Json::String(s) = j {
+            if let Node::Str(s) = j {
                 for &len in e.prefix_lens.keys() {
                     if len > s.len() {
                         break;
@@ -351,7 +352,7 @@ impl Partition {
                 }
             }
             if !e.range.is_empty() {
-                e.range.candidates(&Value::from_json(j), out);
+                e.range.candidates(&Value::from_node(j), out);
             }
             if let Some(p) = &e.presence {
                 p.extend_into(out);
@@ -483,9 +484,9 @@ mod tests {
         s.split('.').map(Arc::<str>::from).collect::<Vec<_>>().into()
     }
 
-    fn candidates(p: &Partition, event: Json) -> Vec<u32> {
+    fn candidates(p: &Partition, event: serde_json::Value) -> Vec<u32> {
         let mut out = Vec::new();
-        p.candidates(&event, Dialect::Strict, &mut out);
+        p.candidates(&Node::from_json(&event), Dialect::Strict, &mut out);
         out.sort_unstable();
         out.dedup();
         out
