@@ -25,6 +25,8 @@ pub enum CompileErrorKind {
     NeverMatches,
     /// The condition is known not to be a boolean.
     NotBoolean,
+    /// A pattern given to `matches` is not a valid regular expression.
+    InvalidRegex,
 }
 
 impl CompileErrorKind {
@@ -40,6 +42,7 @@ impl CompileErrorKind {
             Self::MissingTriggerField => "missing_trigger_field",
             Self::NeverMatches => "never_matches",
             Self::NotBoolean => "not_boolean",
+            Self::InvalidRegex => "invalid_regex",
         }
     }
 }

@@ -139,7 +139,7 @@ export interface Explanation {
 /** Codes of the errors celmatch throws (`err.code`). */
 export type ErrorCode =
   | 'parse_error' | 'too_long' | 'too_deep' | 'unknown_variable' | 'unknown_function'
-  | 'unsupported' | 'missing_trigger_field' | 'never_matches' | 'not_boolean'
+  | 'unsupported' | 'missing_trigger_field' | 'never_matches' | 'not_boolean' | 'invalid_regex'
   | 'invalid_event' | 'invalid_subscription' | 'id_conflict' | 'limit_exceeded'
   | 'no_such_key' | 'no_such_overload' | 'division_by_zero' | 'overflow'
   | 'index_out_of_range' | 'invalid_argument' | 'not_bool'

@@ -429,7 +429,8 @@ thread_local! {
 
 const REGEX_CACHE_MAX: usize = 512;
 
-fn regex(pattern: &str) -> Result<Arc<Regex>, EvalError> {
+/// The compiled pattern (from this thread's cache); an invalid pattern is `invalid_argument`.
+pub(crate) fn regex(pattern: &str) -> Result<Arc<Regex>, EvalError> {
     REGEX_CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(r) = cache.get(pattern) {

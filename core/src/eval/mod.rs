@@ -7,6 +7,7 @@
 
 mod ext;
 mod functions;
+pub(crate) use functions::regex;
 mod net;
 mod value;
 

@@ -18,12 +18,24 @@ pub(crate) struct Shape {
     pub expr: Expr,
     /// The conjunctions of the DNF, or `None` when it is larger than the configured bound.
     pub conjunctions: Option<Vec<Vec<Expr>>>,
+    /// Parameters used as the pattern of `matches`: checked (and compiled) at registration.
+    pub patterns: Box<[u32]>,
 }
 
 impl Shape {
     pub fn new(key: String, expr: Expr, max_conjunctions: usize) -> Shape {
         let conjunctions = dnf::conjunctions(&expr, max_conjunctions);
-        Shape { key, expr, conjunctions }
+        let mut patterns = Vec::new();
+        expr.visit(&mut |e| {
+            if let Expr::Call(crate::frontend::ast::Func::Matches, args) = e {
+                if let Some(Expr::Param(i)) = args.get(1) {
+                    patterns.push(*i);
+                }
+            }
+        });
+        patterns.sort_unstable();
+        patterns.dedup();
+        Shape { key, expr, conjunctions, patterns: patterns.into() }
     }
 }
 
