@@ -74,7 +74,7 @@ impl Engine {
     /// or would not fire: the event name, time bounds, exclusion, and the value of every
     /// atom of every conjunction. `None` if no subscription has this id.
     pub fn explain(&self, id: &str, event: Option<&Json>) -> Option<Json> {
-        let st = self.state.read();
+        let st = self.read();
         let slot = st.find(id)?;
         let sub = st.subscription(slot);
         let v = st.view(slot)?;
@@ -153,7 +153,7 @@ impl Engine {
     /// Statistics, in O(event names): every count is kept current as subscriptions come
     /// and go.
     pub fn stats(&self) -> Stats {
-        let st = self.state.read();
+        let st = self.read();
         let filed = st.filed();
         let by_class = index::Class::ALL.iter().zip(filed).filter(|(_, n)| *n > 0).map(|(c, n)| (c.name().to_string(), n)).collect();
         let lookback = self.lookback.lock();

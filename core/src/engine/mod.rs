@@ -32,7 +32,7 @@ use crate::{CompileError, Compiled, EvalErrorKind};
 use claims::Claims;
 use durable::Durable;
 use lookback::Lookback;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::event::{Node, ParseError};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -46,12 +46,20 @@ use store::{NewRecord, Store};
 ///
 /// In memory ([`Engine::new`]) or durable ([`Engine::open`]): a durable engine commits every
 /// change to its SQLite store before the call that made it returns. Lock order: `state`,
-/// then `lookback` or `claims`, then `durable`; nothing waits for another lock while holding
-/// `durable`.
+/// then `fired`, `lookback` or `claims`, then `durable`; nothing waits for another lock while
+/// holding `durable`.
+///
+/// Matching takes the state lock shared, also when it fires: a subscription fires by an
+/// atomic claim on its record, so "each fires at most once, first event wins" holds without
+/// an exclusive lock. Fired records are taken out of the store later, in batches ("settling",
+/// under the exclusive lock); every other call sees the store settled.
 pub struct Engine {
     config: Config,
     frontend: Frontend,
     state: RwLock<Store>,
+    /// Claimed (fired) slots not yet taken out of the store. Pushed to under the shared
+    /// state lock, emptied under the exclusive one: whoever holds that sees every claim here.
+    fired: Mutex<Vec<SlotId>>,
     lookback: Mutex<Lookback>,
     claims: Claims,
     /// The store of a durable engine (`None` in memory, and once closed).
@@ -99,6 +107,12 @@ struct EventMeta<'e> {
 /// Subscriptions are listed in pages of this many, each under a brief shared lock.
 const LIST_PAGE: usize = 1024;
 
+/// Fired subscriptions are settled (taken out of the store) once this many wait, if the
+/// exclusive lock is free at once…
+const SETTLE_BATCH: usize = 64;
+/// …and past this many even if that means waiting for it.
+const SETTLE_MAX: usize = 1 << 16;
+
 impl Engine {
     pub fn new(config: Config) -> Engine {
         Engine::with_parts(config, claims::random_seeds(), None)
@@ -112,6 +126,7 @@ impl Engine {
             config,
             frontend,
             state: RwLock::default(),
+            fired: Mutex::default(),
             lookback: Mutex::default(),
             claims,
             durable: Mutex::new(durable),
@@ -197,7 +212,7 @@ impl Engine {
             let mut d = Durable::create(&tmp, &self.config, self.claims.seeds())?;
             // One consistent snapshot: the state's read lock is held while the claims and the
             // buffer are read too (calls that change them wait).
-            let st = self.state.read();
+            let st = self.read();
             let subs = st.export();
             let claims = self.claims.export();
             let lb = self.lookback.lock();
@@ -231,7 +246,7 @@ impl Engine {
     pub fn close(&self) -> Result<(), Error> {
         self.closed.store(true, Ordering::SeqCst);
         // Wait for calls in flight, then drop the connection.
-        let _st = self.state.write();
+        let _st = self.write();
         self.durable.lock().take();
         Ok(())
     }
@@ -239,6 +254,30 @@ impl Engine {
     /// Whether this engine keeps its state in a store ([`Engine::open`]).
     pub fn is_durable(&self) -> bool {
         self.is_durable
+    }
+
+    /// The store, shared, with fired subscriptions taken out (everything but matching reads it
+    /// so: a fired subscription is gone for `len`, `get`, listings and `stats`).
+    fn read(&self) -> RwLockReadGuard<'_, Store> {
+        if self.fired.lock().is_empty() {
+            return self.state.read();
+        }
+        RwLockWriteGuard::downgrade(self.write())
+    }
+
+    /// The store, exclusive and settled.
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        let mut st = self.state.write();
+        self.settle(&mut st);
+        st
+    }
+
+    /// Takes every claimed subscription out of the store (its commit is done: a durable
+    /// engine deletes the rows before the claim is published).
+    fn settle(&self, st: &mut Store) {
+        for slot in std::mem::take(&mut *self.fired.lock()) {
+            st.take(slot);
+        }
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -380,7 +419,7 @@ impl Engine {
         }
         let now = self.now();
         let prepared: Vec<Result<Prepared, Error>> = subs.into_iter().map(|s| self.prepare(s, now)).collect();
-        let mut st = self.state.write();
+        let mut st = self.write();
         let mut results = Vec::with_capacity(prepared.len());
         let mut stored: Vec<(usize, SlotId, Prepared)> = Vec::new();
         // Items that found a subscription stored earlier in this batch: they stand or fall
@@ -479,7 +518,7 @@ impl Engine {
     /// engine, or a durable one whose store cannot be written (then nothing is removed).
     pub fn remove(&self, id: &str) -> Result<bool, Error> {
         self.check_open()?;
-        let mut st = self.state.write();
+        let mut st = self.write();
         let Some(slot) = st.find(id) else { return Ok(false) };
         self.persist(|tx| durable::delete_subscription(tx, id))?;
         st.take(slot);
@@ -490,15 +529,15 @@ impl Engine {
     /// many.
     pub fn remove_owner(&self, owner: &str) -> Result<usize, Error> {
         self.check_open()?;
-        let mut st = self.state.write();
+        let mut st = self.write();
         let slots = st.slots_of(owner);
         self.persist(|tx| slots.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
-        Ok(st.remove_owner(owner).len())
+        Ok(st.remove_owner(owner))
     }
 
     /// Number of pending subscriptions.
     pub fn len(&self) -> usize {
-        self.state.read().len()
+        self.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -507,7 +546,7 @@ impl Engine {
 
     /// Whether a subscription with this id is pending.
     pub fn contains(&self, id: &str) -> bool {
-        self.state.read().find(id).is_some()
+        self.read().find(id).is_some()
     }
 
     /// The pending subscription with this id, as registered. The trigger was bound into the
@@ -516,7 +555,7 @@ impl Engine {
     /// re-adding it to an engine gives the same subscription. A timeout comes back as the
     /// deadline it set; lookback (a registration-time test) is not kept.
     pub fn get(&self, id: &str) -> Option<Subscription> {
-        let st = self.state.read();
+        let st = self.read();
         st.find(id).map(|s| st.subscription(s))
     }
 
@@ -543,21 +582,21 @@ impl Engine {
     /// (start at 0), and the cursor of the next page (`None` at the end). For bindings that
     /// iterate lazily.
     pub fn subscriptions_page(&self, cursor: usize, limit: usize) -> (Vec<Subscription>, Option<usize>) {
-        let st = self.state.read();
+        let st = self.read();
         let (slots, next) = st.slots_from(cursor, limit.max(1));
         (slots.into_iter().map(|s| st.subscription(s)).collect(), next)
     }
 
     /// The pending subscriptions of `owner`, newest first.
     pub fn subscriptions_of(&self, owner: &str) -> Vec<Subscription> {
-        let st = self.state.read();
+        let st = self.read();
         st.slots_of(owner).into_iter().map(|s| st.subscription(s)).collect()
     }
 
     /// Checks every invariant of the store and the index (tests and fuzz targets call it).
     #[doc(hidden)]
     pub fn validate(&self) -> Result<(), String> {
-        self.state.read().validate()
+        self.read().validate()
     }
 
     fn event_meta<'e>(&self, event: &'e Node<'e>) -> Result<EventMeta<'e>, Error> {
@@ -587,8 +626,7 @@ impl Engine {
     /// the text.
     pub fn process_bytes(&self, json: &[u8]) -> Result<Vec<Fired>, Error> {
         let event = self.view_event(json)?;
-        // It parsed as JSON, so it is UTF-8: the lookback buffer keeps the text as given.
-        self.process_event(&event, std::str::from_utf8(json).ok())
+        self.process_event(&event, Some(json))
     }
 
     /// Parses event JSON within the configured limits (what `process_bytes` accepts).
@@ -615,7 +653,7 @@ impl Engine {
     }
 
     /// `process`, with the event's JSON text when the caller has it (for lookback).
-    fn process_event(&self, event: &Node<'_>, text: Option<&str>) -> Result<Vec<Fired>, Error> {
+    fn process_event(&self, event: &Node<'_>, text: Option<&[u8]>) -> Result<Vec<Fired>, Error> {
         let meta = self.event_meta(event)?;
         let now = self.now();
         self.check_open()?;
@@ -623,7 +661,8 @@ impl Engine {
         if lookback_on {
             let mut lb = self.lookback.lock();
             let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
-            let text: Arc<str> = match text {
+            // Text that parsed as JSON is UTF-8: the buffer keeps it as given.
+            let text: Arc<str> = match text.and_then(|t| std::str::from_utf8(t).ok()) {
                 Some(t) => Arc::from(t),
                 None => Arc::from(event.to_json().to_string()),
             };
@@ -641,58 +680,74 @@ impl Engine {
                 return Err(e);
             }
         }
+        // Shared lock, not settled: matching skips what other events claimed meanwhile.
+        let st = self.state.read();
+        let Some(partition) = st.partition(meta.name) else { return Ok(Vec::new()) };
+        let mut candidates = Vec::new();
+        partition.candidates(event, self.config.dialect, &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut hits: Vec<(u64, SlotId)> = Vec::new();
-        {
-            let st = self.state.read();
-            let Some(partition) = st.partition(meta.name) else { return Ok(Vec::new()) };
-            let mut candidates = Vec::new();
-            partition.candidates(event, self.config.dialect, &mut candidates);
-            candidates.sort_unstable();
-            candidates.dedup();
-            for slot in candidates.into_iter().map(SlotId::from_u32) {
-                let Some(v) = st.view(slot) else { continue };
-                if v.deadline_ms.is_some_and(|d| d <= now) {
-                    continue;
-                }
-                let probe = Probe { shape: v.shape, params: &v.params, not_before_ms: v.not_before_ms, exclude: v.exclude_event_id };
-                match self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now))) {
-                    Ok(true) => hits.push((v.seq, slot)),
-                    Ok(false) => {}
-                    Err(kind) => st.count_error(slot, kind),
-                }
+        for slot in candidates.into_iter().map(SlotId::from_u32) {
+            let Some(v) = st.view(slot) else { continue };
+            if v.deadline_ms.is_some_and(|d| d <= now) || st.is_claimed(slot) {
+                continue;
+            }
+            let probe = Probe { shape: v.shape, params: &v.params, not_before_ms: v.not_before_ms, exclude: v.exclude_event_id };
+            match self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now))) {
+                Ok(true) => hits.push((v.seq, slot)),
+                Ok(false) => {}
+                Err(kind) => st.count_error(slot, kind),
             }
         }
         if hits.is_empty() {
             return Ok(Vec::new());
         }
+        // Claim in registration order what this event fires (and, with
+        // `cancel_removes_owner`, the other subscriptions of a fired cancellation's owner);
+        // what another event claimed first is not ours.
         hits.sort_unstable();
-        let mut st = self.state.write();
-        // Decide first what goes (fired, and with `cancel_removes_owner` the owners of fired
-        // cancellations), commit that, then take it out of memory.
-        let mut gone: std::collections::BTreeSet<SlotId> = std::collections::BTreeSet::new();
-        let mut fired_slots = Vec::new();
+        let (mut fired_slots, mut gone) = (Vec::new(), Vec::new());
         for (seq, slot) in hits {
-            if gone.contains(&slot) || st.view(slot).is_none_or(|v| v.seq != seq) {
-                continue; // consumed or removed by another thread meanwhile
+            if !st.claim(slot, seq) {
+                continue;
             }
             fired_slots.push(slot);
-            gone.insert(slot);
+            gone.push(slot);
             let (_, kind, _) = st.identity(slot);
             if kind == Kind::Cancel && self.config.cancel_removes_owner {
                 if let Some(o) = st.owner(slot) {
-                    gone.extend(st.slots_of(&o));
+                    for s in st.slots_of(&o) {
+                        if st.view(s).is_some_and(|v| st.claim(s, v.seq)) {
+                            gone.push(s);
+                        }
+                    }
                 }
             }
         }
-        self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
-        let mut fired = Vec::with_capacity(fired_slots.len());
-        for slot in fired_slots {
-            let t = st.take(slot);
-            fired.push(Fired { id: t.id, kind: t.kind, owner: t.owner });
+        if gone.is_empty() {
+            return Ok(Vec::new());
         }
-        for s in gone {
-            if st.is_live(s) {
-                st.take(s);
+        // Commit, then publish. A failed commit gives the claims back: nothing fired.
+        if let Err(e) = self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s)))) {
+            gone.iter().for_each(|&s| st.unclaim(s));
+            return Err(e);
+        }
+        let fired = fired_slots
+            .iter()
+            .map(|&s| Fired { id: st.id(s).to_owned(), kind: st.identity(s).1, owner: st.owner(s) })
+            .collect();
+        let waiting = {
+            let mut f = self.fired.lock();
+            f.extend(gone);
+            f.len()
+        };
+        drop(st);
+        if waiting >= SETTLE_MAX {
+            drop(self.write());
+        } else if waiting >= SETTLE_BATCH {
+            if let Some(mut st) = self.state.try_write() {
+                self.settle(&mut st);
             }
         }
         Ok(fired)
@@ -722,7 +777,7 @@ impl Engine {
     /// a candidate for an event; the count lives and dies with the subscription. `explain`
     /// with the event shows the full error.
     pub fn eval_errors(&self, id: &str) -> Option<(u64, crate::EvalError)> {
-        let st = self.state.read();
+        let st = self.read();
         let (n, kind) = st.errors(st.find(id)?);
         let kind = kind.filter(|_| n > 0)?;
         Some((n as u64, crate::EvalError::new(kind, format!("{} (explain with the event shows the full error)", kind.code()))))
@@ -740,7 +795,7 @@ impl Engine {
     pub fn expire_at_most(&self, now_ms: Option<i64>, limit: usize) -> Result<Vec<String>, Error> {
         self.check_open()?;
         let now = now_ms.unwrap_or_else(|| self.now());
-        let mut st = self.state.write();
+        let mut st = self.write();
         let due = st.due(now, limit);
         let committed = self.persist(|tx| {
             due.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s)))?;
@@ -750,7 +805,7 @@ impl Engine {
             st.undue(&due);
             return Err(e);
         }
-        let out = due.into_iter().map(|s| st.take(s).id).collect();
+        let out = due.into_iter().map(|s| st.take(s)).collect();
         drop(st);
         self.claims.sweep(now, limit);
         Ok(out)
