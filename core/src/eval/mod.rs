@@ -7,7 +7,7 @@
 
 mod ext;
 mod functions;
-pub(crate) use functions::regex;
+pub(crate) use functions::register_regex;
 mod net;
 mod value;
 

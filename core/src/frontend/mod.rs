@@ -252,11 +252,11 @@ impl Frontend {
 /// their spans. `None` when the text uses the placeholder prefix itself.
 /// Every literal pattern of `matches` must be a valid regex: a typo in a pattern is an error
 /// at registration (`invalid_regex`, at the literal), not a condition that silently never
-/// matches. Compiling it here also warms the pattern cache.
+/// matches. Compiled here once, it is shared by every matching thread.
 fn check_patterns(c: &Compiled, src: &str) -> Result<(), CompileError> {
     for &i in c.shape.patterns.iter() {
         let Value::Str(pattern) = &c.params[i as usize] else { continue };
-        if let Err(e) = crate::eval::regex(pattern) {
+        if let Err(e) = crate::eval::register_regex(pattern) {
             // The literal's place in the text; a pattern bound from the trigger has none.
             let span = lex::tokenize(src, usize::MAX)
                 .ok()
