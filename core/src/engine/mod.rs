@@ -51,8 +51,9 @@ use store::{NewRecord, Store};
 ///
 /// Matching takes the state lock shared, also when it fires: a subscription fires by an
 /// atomic claim on its record, so "each fires at most once, first event wins" holds without
-/// an exclusive lock. Fired records are taken out of the store later, in batches ("settling",
-/// under the exclusive lock); every other call sees the store settled.
+/// an exclusive lock. Fired records are taken out of the store after the claim ("settling",
+/// under the exclusive lock, by whoever gets it first); every other call sees the store
+/// settled.
 pub struct Engine {
     config: Config,
     frontend: Frontend,
@@ -107,10 +108,9 @@ struct EventMeta<'e> {
 /// Subscriptions are listed in pages of this many, each under a brief shared lock.
 const LIST_PAGE: usize = 1024;
 
-/// Fired subscriptions are settled (taken out of the store) once this many wait, if the
-/// exclusive lock is free at once…
-const SETTLE_BATCH: usize = 64;
-/// …and past this many even if that means waiting for it.
+/// Fired subscriptions are settled (taken out of the store) by the event that fired them if
+/// the exclusive lock is free at that moment, else by the next call that gets it; past this
+/// many waiting, an event waits for the lock to settle them.
 const SETTLE_MAX: usize = 1 << 16;
 
 impl Engine {
@@ -745,10 +745,8 @@ impl Engine {
         drop(st);
         if waiting >= SETTLE_MAX {
             drop(self.write());
-        } else if waiting >= SETTLE_BATCH {
-            if let Some(mut st) = self.state.try_write() {
-                self.settle(&mut st);
-            }
+        } else if let Some(mut st) = self.state.try_write() {
+            self.settle(&mut st);
         }
         Ok(fired)
     }
