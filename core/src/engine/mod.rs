@@ -74,7 +74,7 @@ struct Prepared {
     sub: Subscription,
     compiled: Option<(Arc<Shape>, Option<Arc<Template>>)>,
     params: Box<[Value<'static>]>,
-    plan: Option<Vec<(Path, Pred)>>,
+    plan: Option<Vec<(Path, Pred<'static>)>>,
     deadline_ms: Option<i64>,
     fingerprint: u64,
 }

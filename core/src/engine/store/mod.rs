@@ -91,7 +91,7 @@ pub(crate) struct NewRecord<'a> {
     pub sub: &'a Subscription,
     pub compiled: Option<(Arc<Shape>, Option<Arc<Template>>)>,
     pub params: &'a [Value<'static>],
-    pub plan: Option<&'a [(Path, Pred)]>,
+    pub plan: Option<&'a [(Path, Pred<'static>)]>,
     pub deadline_ms: Option<i64>,
     pub fingerprint: u64,
     pub eval_errors: (u32, Option<EvalErrorKind>),
@@ -409,10 +409,10 @@ impl Store {
         }
     }
 
-    /// The index plan of a stored record, recomputed from its shape and parameters.
-    fn plan_of(&self, r: &Record) -> Option<Vec<(Path, Pred)>> {
-        let shape = self.form(r).shape.as_ref()?;
-        index::plan(shape, &params::decode_owned(self.arena.get(r.blob)))
+    /// The index plan of a stored record, recomputed from its shape and parameters (which it
+    /// borrows from the arena).
+    fn plan_of(&self, r: &Record) -> Option<Vec<(Path, Pred<'_>)>> {
+        plan_of(&self.forms, &self.arena, r)
     }
 
     /// The access classes `slot` is filed under (for `explain`).
@@ -427,7 +427,7 @@ impl Store {
     /// Returns its id.
     pub fn take(&mut self, slot: SlotId) -> String {
         assert!(self.is_live(slot), "taking a free slot");
-        let plan = self.plan_of(&self.records[slot.index()]);
+        let plan = plan_of(&self.forms, &self.arena, &self.records[slot.index()]);
         let id = params::id_bytes(self.arena.get(self.records[slot.index()].blob));
         if let Ok(e) = self.ids.find_entry(self.hasher.hash_one(id), |&s| s == slot) {
             e.remove();
@@ -752,6 +752,13 @@ fn kind_of(state: State) -> Kind {
         State::Cancel => Kind::Cancel,
         _ => Kind::Wait,
     }
+}
+
+/// [`Store::plan_of`] over just the fields it reads, so the plan can be held while others
+/// change.
+fn plan_of<'s>(forms: &'s [Option<FormEntry>], arena: &'s Arena, r: &Record) -> Option<Vec<(Path, Pred<'s>)>> {
+    let shape = forms[r.form.index()].as_ref().expect("live form").shape.as_ref()?;
+    index::plan(shape, &params::decode(arena.get(r.blob)))
 }
 
 impl Record {
