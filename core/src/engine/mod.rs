@@ -108,6 +108,9 @@ struct EventMeta<'e> {
 /// Subscriptions are listed in pages of this many, each under a brief shared lock.
 const LIST_PAGE: usize = 1024;
 
+/// `add_many` on an in-memory engine yields the exclusive lock (fairly) after this many.
+const ADD_CHUNK: usize = 256;
+
 /// Fired subscriptions are settled (taken out of the store) by the event that fired them if
 /// the exclusive lock is free at that moment, else by the next call that gets it; past this
 /// many waiting, an event waits for the lock to settle them.
@@ -425,7 +428,13 @@ impl Engine {
         // Items that found a subscription stored earlier in this batch: they stand or fall
         // with its commit.
         let mut same_as: Vec<(usize, SlotId)> = Vec::new();
-        for p in prepared {
+        for (n, p) in prepared.into_iter().enumerate() {
+            // In memory, a long batch lets matching in between chunks: registering holds the
+            // exclusive lock for at most a chunk. (A durable batch is one commit: it holds the
+            // lock until its subscriptions are stored or taken back.)
+            if !self.is_durable && n > 0 && n % ADD_CHUNK == 0 {
+                RwLockWriteGuard::bump(&mut st);
+            }
             let r = p.and_then(|p| {
                 let r = self.insert(&mut st, &p, now);
                 match r {
