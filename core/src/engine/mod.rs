@@ -11,11 +11,12 @@ mod config;
 mod durable;
 mod explain;
 mod lookback;
+mod record;
 mod store;
 mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
+pub use config::{Config, ConfigRecord, EventFields, DEFAULT_LOOKBACK_EVENTS};
 pub use durable::{Durability, SCHEMA_VERSION};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
