@@ -513,6 +513,15 @@ def test_config_durations_are_seconds_timedeltas_or_strings():
         eng.process({"name": NAME, "data": {}})
         clock.advance(61)
         assert eng.add_wait("x", NAME, lookback=True) is None, max_age
+    # Negative is the core's invalid_config; NaN and infinities are not seconds at all.
+    with pytest.raises(ConfigError) as ei:
+        Engine(lookback={"max_age": -5})
+    assert '"lookback.max_age" must be non-negative' in str(ei.value)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            Engine(lookback={"max_age": bad})
+    with pytest.raises(ConfigError):
+        Engine(lookback={"max_age": True})
 
 
 def test_config_defaults_are_the_cores():
