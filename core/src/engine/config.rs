@@ -244,6 +244,16 @@ impl Config {
     }
 }
 
+/// A `Config` deserializes from a configuration record (any serde format: JSON, TOML, …) by
+/// [`Config::from_record`], so unknown keys are refused the same way (the serde error's text
+/// is the `invalid_config` message).
+impl<'de> serde::Deserialize<'de> for Config {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let record = Json::deserialize(d)?;
+        Config::from_record(&record).map_err(|e| serde::de::Error::custom(format!("invalid_config: {}", e.message())))
+    }
+}
+
 fn object<'a>(v: &'a Json, what: &str) -> Result<&'a Map<String, Json>, Error> {
     v.as_object().ok_or_else(|| bad(what, v, "an object"))
 }
@@ -329,6 +339,14 @@ mod tests {
             assert_eq!(r.clock.as_ref().map(|k| k.now_ms()), Some(1_700_000_000_000));
             assert_eq!(c.clock.now_ms(), 1_700_000_000_000);
         }
+    }
+
+    #[test]
+    fn deserializes_through_the_same_path() {
+        let c: Config = serde_json::from_str(r#"{"dialect": "lenient", "lookback": {"max_age": "2m"}}"#).unwrap();
+        assert_eq!((c.dialect, c.lookback_max_age_ms, c.lookback_max_events), (Dialect::Lenient, 120_000, DEFAULT_LOOKBACK_EVENTS));
+        let e = serde_json::from_str::<Config>(r#"{"limits": {"max_dpeth": 3}}"#).unwrap_err().to_string();
+        assert!(e.contains("invalid_config") && e.contains("did you mean \"max_depth\""), "{e}");
     }
 
     #[test]

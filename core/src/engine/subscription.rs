@@ -193,6 +193,16 @@ impl Subscription {
     }
 }
 
+/// A `Subscription` deserializes from its record (any serde format) by
+/// [`Subscription::from_record`], refusing unknown keys the same way (the serde error's text is
+/// the `invalid_subscription` message).
+impl<'de> serde::Deserialize<'de> for Subscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let record = Json::deserialize(d)?;
+        Subscription::from_record(&record).map_err(|e| serde::de::Error::custom(format!("invalid_subscription: {}", e.message())))
+    }
+}
+
 /// The keys of a subscription record, each with its other accepted spellings.
 const RECORD_KEYS: [&[&str]; 11] = [
     &["id"],
@@ -278,6 +288,14 @@ mod tests {
         let w = Subscription::wait("w", "app/x").with_timeout_ms(5000).with_lookback_ms(60_000);
         assert_eq!(w.to_record(), json!({"id": "w", "kind": "wait", "event": "app/x", "timeout": 5000, "lookback": 60000}));
         assert_eq!(Subscription::from_record(&w.to_record()).unwrap(), w);
+    }
+
+    #[test]
+    fn deserializes_through_from_record() {
+        let s: Subscription = serde_json::from_str(r#"{"id": "w", "event": "app/x", "timeout": "30s"}"#).unwrap();
+        assert_eq!(s, Subscription::wait("w", "app/x").with_timeout_ms(30_000));
+        let e = serde_json::from_str::<Subscription>(r#"{"id": "w", "event": "app/x", "iff": "true"}"#).unwrap_err().to_string();
+        assert!(e.contains("invalid_subscription") && e.contains("did you mean \"if\""), "{e}");
     }
 
     #[test]
