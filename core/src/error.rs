@@ -207,6 +207,9 @@ pub enum ErrorKind {
     /// A subscription that is malformed: an empty id, an unknown record key, a negative
     /// timeout, …
     InvalidSubscription,
+    /// An engine configuration that is malformed: an unknown key, a value of the wrong type
+    /// or out of range (see [`Config::from_record`](crate::Config::from_record)).
+    InvalidConfig,
     /// An id already taken by a different subscription.
     IdConflict,
     /// A configured limit (event size or depth, claims, store capacity) was reached.
@@ -225,7 +228,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The stable code: the compile or evaluation code, or `invalid_event`,
-    /// `invalid_subscription`, `id_conflict`, `limit_exceeded`, `corrupt_store`,
+    /// `invalid_subscription`, `invalid_config`, `id_conflict`, `limit_exceeded`, `corrupt_store`,
     /// `incompatible_store`, `store_locked`, `io_error`, `engine_closed`.
     pub fn code(self) -> &'static str {
         match self {
@@ -233,6 +236,7 @@ impl ErrorKind {
             ErrorKind::Eval(k) => k.code(),
             ErrorKind::InvalidEvent => "invalid_event",
             ErrorKind::InvalidSubscription => "invalid_subscription",
+            ErrorKind::InvalidConfig => "invalid_config",
             ErrorKind::IdConflict => "id_conflict",
             ErrorKind::LimitExceeded => "limit_exceeded",
             ErrorKind::CorruptStore => "corrupt_store",
@@ -262,6 +266,9 @@ impl Error {
     }
     pub(crate) fn invalid_subscription(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidSubscription, message)
+    }
+    pub(crate) fn invalid_config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidConfig, message)
     }
     pub(crate) fn limit_exceeded(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::LimitExceeded, message)

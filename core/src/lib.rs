@@ -78,7 +78,7 @@ mod index;
 mod limits;
 
 pub use engine::{
-    parse_duration_ms, parse_time_ms, Clock, Config, Durability, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription,
+    parse_duration_ms, parse_time_ms, Clock, Config, ConfigRecord, Durability, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription,
     SystemClock, DEFAULT_LOOKBACK_EVENTS, SCHEMA_VERSION,
 };
 pub use error::{CompileError, CompileErrorKind, Error, ErrorKind, EvalError, EvalErrorKind, Span};

@@ -11,11 +11,12 @@ mod config;
 mod durable;
 mod explain;
 mod lookback;
+mod record;
 mod store;
 mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
+pub use config::{Config, ConfigRecord, EventFields, DEFAULT_LOOKBACK_EVENTS};
 pub use durable::{Durability, SCHEMA_VERSION};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
@@ -652,6 +653,50 @@ impl Engine {
             ParseError::TooDeep => Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth)),
             ParseError::Syntax(m) => Error::invalid_event(format!("invalid JSON: {m}")),
         })
+    }
+
+    /// Checks an event given as a value against the limits that [`Engine::parse_event`]
+    /// applies to text: `max_event_depth`, and `max_event_bytes` on its JSON text (measured
+    /// without building it, stopping at the limit). For bindings that receive events as
+    /// native objects (Python dicts), so that the limits hold whatever form an event takes.
+    pub fn check_event(&self, event: &Json) -> Result<(), Error> {
+        let limits = &self.config.limits;
+        // Nesting of arrays and objects (the outermost container is depth 1), without recursion.
+        let mut depth = 0;
+        let mut stack = vec![(event, 0usize)];
+        while let Some((v, d)) = stack.pop() {
+            match v {
+                Json::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+                Json::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+                _ => {}
+            }
+            depth = depth.max(if v.is_array() || v.is_object() { d + 1 } else { d });
+        }
+        if depth > limits.max_event_depth {
+            return Err(Error::limit_exceeded(format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
+        }
+        /// Counts bytes written, failing past `cap` (which ends the serialization early).
+        struct Counter {
+            n: usize,
+            cap: usize,
+        }
+        impl std::io::Write for Counter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.n += buf.len();
+                if self.n > self.cap {
+                    return Err(std::io::Error::other("over the limit"));
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter { n: 0, cap: limits.max_event_bytes };
+        if serde_json::to_writer(&mut counter, event).is_err() {
+            return Err(Error::limit_exceeded(format!("event is over {} bytes as JSON, the limit", limits.max_event_bytes)));
+        }
+        Ok(())
     }
 
     /// Fires every subscription the event satisfies, each at most once, in registration

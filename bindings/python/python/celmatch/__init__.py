@@ -18,6 +18,7 @@ The engine is implemented in Rust (``celmatch._celmatch``); matching runs withou
 from celmatch._celmatch import (
     CelmatchError,
     Compiled,
+    ConfigError,
     CompileError,
     Engine,
     EvalError,
@@ -31,6 +32,7 @@ __all__ = [
     "CelmatchError",
     "Compiled",
     "CompileError",
+    "ConfigError",
     "Engine",
     "EvalError",
     "Fired",
