@@ -238,7 +238,7 @@ fn missing_path(root: &Node<'_>, p: &[Arc<str>]) -> EvalError {
     // Name the first missing segment: "no such key: data.userId".
     let mut cur = root;
     for (i, seg) in p.iter().enumerate() {
-        match cur.get(&**seg) {
+        match cur.get(seg) {
             Some(next) => cur = next,
             None => return no_such_key(&p[..=i].join(".")),
         }
