@@ -34,6 +34,7 @@ use claims::Claims;
 use durable::Durable;
 use lookback::Lookback;
 use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use smallvec::SmallVec;
 use crate::event::{Node, ParseError};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -741,7 +742,7 @@ impl Engine {
         partition.candidates(event, self.config.dialect, &mut candidates);
         candidates.sort_unstable();
         candidates.dedup();
-        let mut hits: Vec<(u64, SlotId)> = Vec::new();
+        let mut hits: SmallVec<[(u64, SlotId); 8]> = SmallVec::new();
         for slot in candidates.into_iter().map(SlotId::from_u32) {
             let Some(v) = st.view(slot) else { continue };
             if v.deadline_ms.is_some_and(|d| d <= now) || st.is_claimed(slot) {
@@ -761,7 +762,7 @@ impl Engine {
         // `cancel_removes_owner`, the other subscriptions of a fired cancellation's owner);
         // what another event claimed first is not ours.
         hits.sort_unstable();
-        let (mut fired_slots, mut gone) = (Vec::new(), Vec::new());
+        let (mut fired_slots, mut gone): (SmallVec<[SlotId; 4]>, SmallVec<[SlotId; 4]>) = Default::default();
         for (seq, slot) in hits {
             if !st.claim(slot, seq) {
                 continue;

@@ -9,6 +9,7 @@
 use super::range::{Bound, Side};
 use crate::eval::{Str, Value};
 use crate::frontend::ast::{CmpOp, Expr, Func, Path};
+use smallvec::SmallVec;
 
 /// What the index tests for one conjunction. It borrows the parameters it was chosen from
 /// (`'v`): removal recomputes it from a record's encoded parameters without copying them.
@@ -79,10 +80,11 @@ impl std::fmt::Display for Pred<'_> {
 
 /// The access predicate of the most selective indexable atom, or `None` (scan).
 pub(crate) fn choose<'v>(atoms: &[Expr], params: &[Value<'v>]) -> Option<(Path, Pred<'v>)> {
-    let preds: Vec<(Path, Pred<'v>)> = atoms.iter().filter_map(|a| access(a, params)).collect();
-    let best = preds.iter().min_by_key(|(_, p)| p.rank())?;
-    if best.1.rank() < Pred::Interval(0, 0).rank() {
-        return Some(best.clone());
+    let mut preds: SmallVec<[(Path, Pred<'v>); 4]> = atoms.iter().filter_map(|a| access(a, params)).collect();
+    // The first of the most selective.
+    let best = (0..preds.len()).min_by_key(|&i| preds[i].1.rank())?;
+    if preds[best].1.rank() < Pred::Interval(0, 0).rank() {
+        return Some(preds.swap_remove(best));
     }
     // Two numeric bounds on one path make an interval, far more selective than either.
     for (path, p) in &preds {
@@ -96,7 +98,7 @@ pub(crate) fn choose<'v>(atoms: &[Expr], params: &[Value<'v>]) -> Option<(Path, 
             }
         }
     }
-    Some(best.clone())
+    Some(preds.swap_remove(best))
 }
 
 fn value<'p, 'v>(e: &'p Expr, params: &'p [Value<'v>]) -> Option<Value<'v>> {

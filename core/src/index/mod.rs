@@ -213,7 +213,7 @@ impl Partition {
         let s = slot.as_u32();
         for (path, pred) in plan {
             let pid = self.path_id(path);
-            let mut todo = Vec::new();
+            let mut todo: smallvec::SmallVec<[Filing<'_>; 2]> = smallvec::SmallVec::new();
             self.filings(pid, pred, &mut |f| todo.push(f));
             for f in todo {
                 self.filed[f.class() as usize] += 1;
@@ -256,7 +256,7 @@ impl Partition {
         for (path, pred) in plan {
             // No entry: the predicate filed nothing (an equality with NaN only).
             let Some(&pid) = self.path_ids.get(path) else { continue };
-            let mut todo = Vec::new();
+            let mut todo: smallvec::SmallVec<[Filing<'_>; 2]> = smallvec::SmallVec::new();
             self.filings(pid, pred, &mut |f| todo.push(f));
             for f in todo {
                 self.filed[f.class() as usize] -= 1;
