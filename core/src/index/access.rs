@@ -112,7 +112,7 @@ fn is_scalar(v: &Value<'_>) -> bool {
 }
 
 /// A necessary condition of one atom, if the index can test it.
-fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pred)> {
+pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pred)> {
     match atom {
         // A bare boolean field: `async.data.flag`.
         Expr::Path(p) if !p.is_empty() => Some((p.clone(), Pred::Eq(vec![Value::Bool(true)]))),
