@@ -1,0 +1,201 @@
+//! Against a real `redis-server` started on a free loopback port (and stopped at the end).
+
+use celmatch::{Routes, Subscription};
+use celmatch_cluster::{Cluster, Options, Outcome, Worker, WorkerOptions};
+use serde_json::json;
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start() -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (tests/setup.sh installs it)");
+        let url = format!("redis://127.0.0.1:{port}/");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while redis::Client::open(url.as_str()).unwrap().get_connection().is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn options() -> Options {
+    Options { prefix: "t".into(), ranges: Some(8), routes: Some(Routes::new().with("order.paid", "data.orderId").unwrap()) }
+}
+
+fn wopts() -> WorkerOptions {
+    WorkerOptions { lease_ms: 600, batch: 64, verbose: false }
+}
+
+fn wait(id: &str, order: &str) -> Subscription {
+    Subscription::wait(id, "order.paid")
+        .when("async.data.orderId == event.data.orderId")
+        .with_trigger(json!({"name": "order.created", "data": {"orderId": order}}))
+        .with_owner(format!("run-{id}"))
+}
+
+fn paid(order: &str, n: usize) -> serde_json::Value {
+    json!({"name": "order.paid", "id": format!("e-{order}-{n}"), "data": {"orderId": order}})
+}
+
+/// Runs workers on threads until `done` says so (or 20 s pass).
+fn run_workers(url: &str, n: usize, mut done: impl FnMut(&[Outcome]) -> bool) -> Vec<Outcome> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..n)
+        .map(|i| {
+            let (url, stop) = (url.to_string(), stop.clone());
+            std::thread::spawn(move || Worker::new(&url, &options(), wopts(), format!("w{i}")).unwrap().run(&stop))
+        })
+        .collect();
+    let mut c = Cluster::connect(url, &options()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let outcomes = loop {
+        let o = c.outcomes().unwrap();
+        if done(&o) || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    outcomes
+}
+
+fn counts(o: &[Outcome]) -> HashMap<(String, String), usize> {
+    let mut m = HashMap::new();
+    for x in o {
+        *m.entry((x.id.clone(), x.outcome.clone())).or_default() += 1;
+    }
+    m
+}
+
+#[test]
+fn waits_fire_once_expire_or_are_removed() {
+    let s = Server::start();
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    for i in 0..40 {
+        assert!(c.add(&wait(&format!("w{i}"), &format!("o{i}"))).unwrap());
+    }
+    assert!(!c.add(&wait("w0", "o0")).unwrap(), "the same subscription again is a no-op");
+    assert_eq!(c.add(&wait("w0", "other")).unwrap_err().code(), "id_conflict");
+    // Broadcast: does not pin the routing path; fires on the first big order.
+    c.add(&Subscription::wait("big", "order.paid").when("async.data.amount > 1000")).unwrap();
+    c.add(&Subscription::cancel("c1", "order.refunded").with_owner("run-w1")).unwrap();
+    c.add(&wait("late", "never").with_timeout_ms(300)).unwrap();
+    assert!(c.remove("w39").unwrap());
+    assert!(!c.remove("w39").unwrap());
+    assert_eq!(c.home(&wait("x", "o1")).unwrap(), c.home(&wait("y", "o1")).unwrap());
+    for i in 0..40 {
+        // Twice: the second event finds the wait consumed.
+        c.publish(&paid(&format!("o{i}"), 0)).unwrap();
+        c.publish(&paid(&format!("o{i}"), 1)).unwrap();
+    }
+    c.publish(&json!({"name": "order.paid", "id": "big1", "data": {"orderId": "o5", "amount": 5000}})).unwrap();
+    c.publish(&json!({"name": "order.paid", "id": "big2", "data": {"orderId": "o6", "amount": 5000}})).unwrap();
+    c.publish(&json!({"name": "order.refunded", "id": "r1"})).unwrap();
+    assert_eq!(c.publish(&json!({"data": {}})).unwrap_err().code(), "invalid_event");
+    let o = run_workers(&s.url, 2, |o| o.len() >= 42);
+    let m = counts(&o);
+    for i in 0..39 {
+        assert_eq!(m.get(&(format!("w{i}"), "fired".into())), Some(&1), "w{i}: {o:?}");
+    }
+    assert_eq!(m.get(&("w39".into(), "fired".into())), None, "a removed wait never fires");
+    assert_eq!(m.get(&("big".into(), "fired".into())), Some(&1));
+    assert_eq!(m.get(&("c1".into(), "fired".into())), Some(&1));
+    assert_eq!(m.get(&("late".into(), "expired".into())), Some(&1));
+    assert_eq!(o.len(), 42, "{o:?}");
+    let w3 = o.iter().find(|x| x.id == "w3").unwrap();
+    assert_eq!((w3.event.as_str(), w3.owner()), ("e-o3-0", Some("run-w3")));
+    let stats = c.stats().unwrap();
+    assert_eq!(stats["subscriptions"], 0, "{stats}");
+    assert_eq!(stats["pending"], 0, "{stats}");
+}
+
+#[test]
+fn a_dead_workers_ranges_and_pending_events_are_taken_over() {
+    let s = Server::start();
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    for i in 0..20 {
+        c.add(&wait(&format!("w{i}"), &format!("o{i}"))).unwrap();
+    }
+    // A worker takes every range, then dies without releasing them.
+    let mut dead = Worker::new(&s.url, &options(), wopts(), "dead").unwrap();
+    dead.step().unwrap();
+    assert_eq!(dead.ranges().len(), 8);
+    drop(dead);
+    for i in 0..20 {
+        c.publish(&paid(&format!("o{i}"), 0)).unwrap();
+    }
+    // It had read every event (they are pending under its name) but acknowledged none.
+    let mut raw = redis::Client::open(s.url.as_str()).unwrap().get_connection().unwrap();
+    for r in 0..8 {
+        let _: redis::Value = redis::cmd("XREADGROUP").arg("GROUP").arg("workers").arg("dead").arg("STREAMS").arg(format!("{{t.r{r}}}:events")).arg(">").query(&mut raw).unwrap();
+    }
+    assert_eq!(c.stats().unwrap()["pending"], 20);
+    let started = Instant::now();
+    let o = run_workers(&s.url, 1, |o| o.len() >= 20);
+    assert!(started.elapsed() >= Duration::from_millis(300), "the leases had to lapse first");
+    assert_eq!(o.len(), 20);
+    assert!(counts(&o).values().all(|&n| n == 1));
+    assert_eq!(c.stats().unwrap()["pending"], 0);
+}
+
+#[test]
+fn racing_workers_fire_a_broadcast_wait_once() {
+    let s = Server::start();
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    for i in 0..30 {
+        c.add(&Subscription::wait(format!("any{i}"), "order.paid").when(format!("async.data.n >= {i}"))).unwrap();
+    }
+    // Events in every range: all workers test every broadcast wait at once.
+    for n in 0..200 {
+        c.publish(&json!({"name": "order.paid", "id": format!("e{n}"), "data": {"orderId": format!("o{n}"), "n": 100}})).unwrap();
+    }
+    let o = run_workers(&s.url, 3, |o| o.len() >= 30);
+    std::thread::sleep(Duration::from_millis(100));
+    let o2 = Cluster::connect(&s.url, &options()).unwrap().outcomes().unwrap();
+    assert_eq!(o.len(), 30);
+    assert_eq!(o2.len(), 30, "nothing fired twice");
+    assert!(counts(&o2).values().all(|&n| n == 1));
+}
+
+#[test]
+fn claims_and_configuration() {
+    let s = Server::start();
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    assert!(c.claim("idem", "k1", 10_000).unwrap());
+    assert!(!c.claim("idem", "k1", 10_000).unwrap());
+    assert!(c.claim("idem", "k2", 50).unwrap());
+    std::thread::sleep(Duration::from_millis(80));
+    assert!(c.claim("idem", "k2", 50).unwrap(), "an expired claim is free again");
+    assert_eq!(c.claim("idem", "k3", 0).unwrap_err().code(), "invalid_argument");
+    // The first to connect fixes ranges and routes; others must agree or leave them out.
+    let other = Options { ranges: Some(4), ..options() };
+    assert_eq!(Cluster::connect(&s.url, &other).err().unwrap().code(), "invalid_argument");
+    let plain = Cluster::connect(&s.url, &Options { prefix: "t".into(), ranges: None, routes: None }).unwrap();
+    assert_eq!((plain.ranges(), plain.routes().path("order.paid").as_deref()), (8, Some("data.orderId")));
+    assert_eq!(c.add(&Subscription::wait("x", "order.paid").when("async.data.orderId ==")).unwrap_err().code(), "parse_error");
+    assert_eq!(Cluster::connect("nonsense://", &options()).err().unwrap().code(), "invalid_argument");
+}
