@@ -33,6 +33,8 @@ impl Default for Options {
 
 /// One Redis server, or a Redis Cluster (`redis+cluster://host:port,host:port`).
 pub(crate) enum Conn {
+    // One server: a worker reads all its ranges' streams in one blocking call. A cluster: one
+    // call per range (their keys live in different slots).
     Single(redis::Connection),
     Cluster(Box<redis::cluster::ClusterConnection>),
 }
@@ -205,7 +207,7 @@ impl Cluster {
         // Compiles the condition: a bad one fails here, not in every worker.
         let home = self.home(&sub)?;
         let record = sub.to_record().to_string();
-        let r: i64 = scripts::ADD.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(&sub.id).arg(&record).invoke(self.conn.get())?;
+        let r: i64 = scripts::ADD.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(&sub.id).arg(&record).arg(min_change_id()).invoke(self.conn.get())?;
         match r {
             1 => Ok(true),
             0 => Ok(false),
@@ -233,7 +235,7 @@ impl Cluster {
     }
 
     fn remove_in(&mut self, home: Home, id: &str) -> Result<bool, Error> {
-        let r: i64 = scripts::REMOVE.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(id).invoke(self.conn.get())?;
+        let r: i64 = scripts::REMOVE.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(id).arg(min_change_id()).invoke(self.conn.get())?;
         Ok(r == 1)
     }
 
@@ -315,4 +317,12 @@ impl Cluster {
 
 pub(crate) fn now() -> i64 {
     now_ms()
+}
+
+/// Changes are kept this long (see `scripts.rs`).
+pub(crate) const CHANGE_RETENTION_MS: i64 = 10 * 60 * 1000;
+
+/// The oldest change id to keep.
+pub(crate) fn min_change_id() -> String {
+    format!("{}-0", (now_ms() - CHANGE_RETENTION_MS).max(0))
 }

@@ -52,21 +52,22 @@ pub(crate) fn entries(v: &Value) -> Result<Vec<Entry>, Error> {
     Ok(out)
 }
 
-/// XREADGROUP/XREAD: nil, or `[[key, entries], …]` (a map in RESP3); the entries of all keys.
-pub(crate) fn read_reply(v: &Value) -> Result<Vec<Entry>, Error> {
+/// XREADGROUP/XREAD: nil, or `[[key, entries], …]` (a map in RESP3); each key's entries.
+pub(crate) fn read_reply(v: &Value) -> Result<Vec<(String, Vec<Entry>)>, Error> {
+    let key = |k: &Value| string(k).ok_or_else(|| Error::protocol("a stream key is not a string"));
     let mut out = Vec::new();
     match v {
         Value::Nil => {}
         Value::Map(m) => {
-            for (_, es) in m {
-                out.extend(entries(es)?);
+            for (k, es) in m {
+                out.push((key(k)?, entries(es)?));
             }
         }
         other => {
             for s in items(other)? {
                 let pair = items(s)?;
-                let es = pair.get(1).ok_or_else(|| Error::protocol("a stream reply without entries"))?;
-                out.extend(entries(es)?);
+                let (Some(k), Some(es)) = (pair.first(), pair.get(1)) else { return Err(Error::protocol("a stream reply is not [key, entries]")) };
+                out.push((key(k)?, entries(es)?));
             }
         }
     }

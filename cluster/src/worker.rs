@@ -12,7 +12,7 @@
 //! up to now, so every subscription registered before an event was published is in the
 //! engine when the event is matched.
 
-use crate::client::{now, Cluster, Options};
+use crate::client::{min_change_id, now, Cluster, Conn, Options, CHANGE_RETENTION_MS};
 use crate::error::Error;
 use crate::keys::{Home, GROUP};
 use crate::reply::{self, Entry};
@@ -56,11 +56,19 @@ pub struct WorkerStats {
 }
 
 /// A home's subscriptions in the engine and how far its change stream was read.
-#[derive(Default)]
 struct Held {
     ids: HashSet<String>,
     cursor: String,
+    /// When the change stream was last read to its end.
+    followed: Instant,
 }
+
+/// A home whose changes were not read for this long reloads its registry: the changes it
+/// missed may have been trimmed (they are kept for `CHANGE_RETENTION_MS`).
+const RELOAD_AFTER: Duration = Duration::from_millis(CHANGE_RETENTION_MS as u64 / 4);
+
+/// How long one blocking read waits for events (one server).
+const BLOCK_MS: u64 = 20;
 
 pub struct Worker {
     url: String,
@@ -120,7 +128,6 @@ impl Worker {
     pub fn run(&mut self, stop: &AtomicBool) -> WorkerStats {
         while !stop.load(Ordering::Relaxed) {
             match self.step() {
-                Ok(0) => std::thread::sleep(Duration::from_millis(2)),
                 Ok(_) => {}
                 Err(e) => {
                     self.stats.redis_errors += 1;
@@ -149,26 +156,47 @@ impl Worker {
         Ok(())
     }
 
-    /// One round: leases when due, then one batch of events. Returns the events handled.
+    /// One round: leases when due, then one batch of events (waiting briefly for some).
+    /// Returns the events handled.
     pub fn step(&mut self) -> Result<usize, Error> {
         if Instant::now() >= self.next_tick {
             self.tick()?;
             self.next_tick = Instant::now() + Duration::from_millis(self.wopts.lease_ms / 4);
         }
-        if self.renewed.elapsed() >= Duration::from_millis(self.wopts.lease_ms * 3 / 4) {
-            // The leases may lapse before we could renew them: stop matching until we have.
+        let ranges = self.ranges();
+        if ranges.is_empty() || self.renewed.elapsed() >= Duration::from_millis(self.wopts.lease_ms * 3 / 4) {
+            // Nothing to read, or the leases may lapse before we could renew them: wait.
+            std::thread::sleep(Duration::from_millis(BLOCK_MS));
             return Ok(0);
         }
         let mut batch: Vec<(u16, Entry)> = Vec::new();
-        for r in self.ranges() {
-            let v: Value = redis::cmd("XREADGROUP")
-                .arg("GROUP").arg(GROUP).arg(&self.id)
-                .arg("COUNT").arg(self.wopts.batch)
-                .arg("STREAMS").arg(self.cluster.keys.events(r)).arg(">")
-                .query(self.cluster.conn.get())?;
-            batch.extend(reply::read_reply(&v)?.into_iter().map(|e| (r, e)));
+        let single = matches!(self.cluster.conn, Conn::Single(_));
+        let groups: Vec<Vec<u16>> = if single { vec![ranges] } else { ranges.into_iter().map(|r| vec![r]).collect() };
+        for group in groups {
+            let mut cmd = redis::cmd("XREADGROUP");
+            cmd.arg("GROUP").arg(GROUP).arg(&self.id).arg("COUNT").arg(self.wopts.batch);
+            if single {
+                cmd.arg("BLOCK").arg(BLOCK_MS);
+            }
+            cmd.arg("STREAMS");
+            for &r in &group {
+                cmd.arg(self.cluster.keys.events(r));
+            }
+            for _ in &group {
+                cmd.arg(">");
+            }
+            let v: Value = cmd.query(self.cluster.conn.get())?;
+            for (key, entries) in reply::read_reply(&v)? {
+                let Some(&r) = group.iter().find(|&&r| self.cluster.keys.events(r) == key) else {
+                    return Err(Error::protocol(format!("events from {key}, which was not read")));
+                };
+                batch.extend(entries.into_iter().map(|e| (r, e)));
+            }
         }
         if batch.is_empty() {
+            if !single {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             return Ok(0);
         }
         self.handle(batch)
@@ -205,7 +233,7 @@ impl Worker {
             acks.entry(r).or_default().push(entry.id);
         }
         for (r, ids) in acks {
-            redis::cmd("XACK").arg(self.cluster.keys.events(r)).arg(GROUP).arg(&ids).query::<i64>(self.cluster.conn.get())?;
+            scripts::ACK.key(self.cluster.keys.events(r)).arg(GROUP).arg(&ids).invoke::<i64>(self.cluster.conn.get())?;
         }
         Ok(n)
     }
@@ -219,7 +247,7 @@ impl Worker {
         let keys = &self.cluster.keys;
         let won: i64 = scripts::CONSUME
             .key(keys.subs(home)).key(keys.changes(home)).key(keys.out(home))
-            .arg(id).arg(outcome).arg(event).arg(&self.id)
+            .arg(id).arg(outcome).arg(event).arg(&self.id).arg(min_change_id())
             .invoke(self.cluster.conn.get())?;
         match (won, outcome) {
             (0, _) => self.stats.lost_races += 1,
@@ -268,6 +296,17 @@ impl Worker {
                 self.acquire(r)?;
             }
         }
+        // Keep up with registrations while idle, too (or reload after a long gap).
+        let homes: Vec<Home> = self.held.keys().copied().collect();
+        for h in homes {
+            if self.held.get(&h).is_some_and(|x| x.followed.elapsed() > RELOAD_AFTER) {
+                self.log(format!("reloading {h:?}"));
+                self.unload(h);
+                self.load(h)?;
+            } else {
+                self.follow(h)?;
+            }
+        }
         for id in self.engine.expire(None)? {
             self.consume(&id, "expired", "")?;
         }
@@ -295,7 +334,12 @@ impl Worker {
     }
 
     fn drop_range(&mut self, r: u16) {
-        if let Some(h) = self.held.remove(&Home::Range(r)) {
+        self.unload(Home::Range(r));
+    }
+
+    /// Forgets a home: its subscriptions leave the engine.
+    fn unload(&mut self, home: Home) {
+        if let Some(h) = self.held.remove(&home) {
             for id in h.ids {
                 self.homes.remove(&id);
                 let _ = self.engine.remove(&id);
@@ -330,7 +374,7 @@ impl Worker {
         let keys = self.cluster.keys.clone();
         let last: Value = redis::cmd("XREVRANGE").arg(keys.changes(home)).arg("+").arg("-").arg("COUNT").arg(1).query(self.cluster.conn.get())?;
         let cursor = reply::entries(&last)?.first().map_or_else(|| "0-0".to_string(), |e| e.id.clone());
-        self.held.insert(home, Held { ids: HashSet::new(), cursor });
+        self.held.insert(home, Held { ids: HashSet::new(), cursor, followed: Instant::now() });
         let mut scan = "0".to_string();
         loop {
             let v: Value = redis::cmd("HSCAN").arg(keys.subs(home)).arg(&scan).arg("COUNT").arg(1000).query(self.cluster.conn.get())?;
@@ -353,7 +397,12 @@ impl Worker {
             let Some(cursor) = self.held.get(&home).map(|h| h.cursor.clone()) else { return Ok(()) };
             let v: Value = redis::cmd("XRANGE").arg(&key).arg(format!("({cursor}")).arg("+").arg("COUNT").arg(1000).query(self.cluster.conn.get())?;
             let entries = reply::entries(&v)?;
-            let Some(last) = entries.last().map(|e| e.id.clone()) else { return Ok(()) };
+            let Some(last) = entries.last().map(|e| e.id.clone()) else {
+                if let Some(h) = self.held.get_mut(&home) {
+                    h.followed = Instant::now();
+                }
+                return Ok(());
+            };
             for e in &entries {
                 match (e.get("op"), e.get("id")) {
                     (Some("add"), Some(id)) => self.apply_add(home, id, e.get("rec").unwrap_or("")),

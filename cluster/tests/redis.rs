@@ -131,6 +131,7 @@ fn waits_fire_once_expire_or_are_removed() {
     let stats = c.stats().unwrap();
     assert_eq!(stats["subscriptions"], 0, "{stats}");
     assert_eq!(stats["pending"], 0, "{stats}");
+    assert_eq!(stats["events"], 0, "handled events are deleted: {stats}");
 }
 
 #[test]
