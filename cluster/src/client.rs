@@ -206,6 +206,13 @@ impl Cluster {
         }
         // Compiles the condition: a bad one fails here, not in every worker.
         let home = self.home(&sub)?;
+        // One home per id: a different subscription under a taken id (which may route
+        // elsewhere) is a conflict, not a second registration.
+        let id_key = self.keys.id(&sub.id);
+        let taken: Option<String> = redis::cmd("SET").arg(&id_key).arg(home.code()).arg("NX").arg("GET").query(self.conn.get())?;
+        if taken.is_some_and(|h| h != home.code()) {
+            return Err(Error::new(ErrorKind::IdConflict, format!("id {:?} is registered with a different subscription", sub.id)));
+        }
         let record = sub.to_record().to_string();
         let r: i64 = scripts::ADD.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(&sub.id).arg(&record).arg(min_change_id()).invoke(self.conn.get())?;
         match r {
@@ -216,26 +223,16 @@ impl Cluster {
     }
 
     /// Removes a subscription by id; `false` if it is not registered (any more: it may have
-    /// fired or expired). Looks in every range and the broadcast set; [`Cluster::remove_sub`]
-    /// goes straight to the right one.
+    /// fired or expired).
     pub fn remove(&mut self, id: &str) -> Result<bool, Error> {
-        let homes: Vec<Home> = (0..self.ranges).map(Home::Range).chain([Home::Broadcast]).collect();
-        for home in homes {
-            if self.remove_in(home, id)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// Removes a subscription given as registered (its home is computed, not searched).
-    pub fn remove_sub(&mut self, sub: &Subscription) -> Result<bool, Error> {
-        let home = self.home(sub)?;
-        self.remove_in(home, &sub.id)
-    }
-
-    fn remove_in(&mut self, home: Home, id: &str) -> Result<bool, Error> {
+        let id_key = self.keys.id(id);
+        let home: Option<String> = redis::cmd("GET").arg(&id_key).query(self.conn.get())?;
+        let Some(code) = home else { return Ok(false) };
+        let home = Home::parse(&code).ok_or_else(|| Error::protocol(format!("{id_key} holds {code:?}, not a home")))?;
         let r: i64 = scripts::REMOVE.key(self.keys.subs(home)).key(self.keys.changes(home)).arg(id).arg(min_change_id()).invoke(self.conn.get())?;
+        if r == 1 {
+            scripts::DELETE_IF.key(&id_key).arg(&code).invoke::<i64>(self.conn.get())?;
+        }
         Ok(r == 1)
     }
 

@@ -53,9 +53,31 @@ impl Keys {
     pub fn workers(&self) -> String {
         format!("{{{}.workers}}", self.prefix)
     }
+    /// The home of a registered subscription id (`r7` or `b`), so an id is registered in one
+    /// place only, and removal goes straight there. Untagged: ids spread over the nodes.
+    pub fn id(&self, id: &str) -> String {
+        format!("{}.id:{id}", self.prefix)
+    }
     /// A claim: `scope` and `key` taken until it expires.
     pub fn claim(&self, scope: &str, key: &str) -> String {
         format!("{{{}.claim.{scope}}}:{key}", self.prefix)
+    }
+}
+
+impl Home {
+    /// How an id's entry names it: `r7`, or `b` for broadcast.
+    pub(crate) fn code(self) -> String {
+        match self {
+            Home::Range(r) => format!("r{r}"),
+            Home::Broadcast => "b".into(),
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Home> {
+        match s {
+            "b" => Some(Home::Broadcast),
+            _ => s.strip_prefix('r')?.parse().ok().map(Home::Range),
+        }
     }
 }
 

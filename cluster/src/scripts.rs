@@ -66,8 +66,9 @@ return 0
     )
 });
 
-/// KEYS: lease. ARGV: worker. Deletes the lease if the worker holds it.
-pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+/// KEYS: key. ARGV: value. Deletes the key if it holds the value (a lease its holder lets
+/// go, an id's entry once its subscription is gone).
+pub(crate) static DELETE_IF: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

@@ -249,6 +249,10 @@ impl Worker {
             .key(keys.subs(home)).key(keys.changes(home)).key(keys.out(home))
             .arg(id).arg(outcome).arg(event).arg(&self.id).arg(min_change_id())
             .invoke(self.cluster.conn.get())?;
+        if won == 1 {
+            // The id is free again (only if it still names this home).
+            scripts::DELETE_IF.key(keys.id(id)).arg(home.code()).invoke::<i64>(self.cluster.conn.get())?;
+        }
         match (won, outcome) {
             (0, _) => self.stats.lost_races += 1,
             (_, "fired") => self.stats.fired += 1,
@@ -329,7 +333,7 @@ impl Worker {
         self.log(format!("released range {r}"));
         self.stats.released += 1;
         self.drop_range(r);
-        scripts::RELEASE.key(self.cluster.keys.lease(r)).arg(&self.id).invoke::<i64>(self.cluster.conn.get())?;
+        scripts::DELETE_IF.key(self.cluster.keys.lease(r)).arg(&self.id).invoke::<i64>(self.cluster.conn.get())?;
         Ok(())
     }
 

@@ -100,6 +100,8 @@ fn waits_fire_once_expire_or_are_removed() {
     }
     assert!(!c.add(&wait("w0", "o0")).unwrap(), "the same subscription again is a no-op");
     assert_eq!(c.add(&wait("w0", "other")).unwrap_err().code(), "id_conflict");
+    // Also when the other subscription would live elsewhere (here: the broadcast set).
+    assert_eq!(c.add(&Subscription::wait("w0", "order.paid")).unwrap_err().code(), "id_conflict");
     // Broadcast: does not pin the routing path; fires on the first big order.
     c.add(&Subscription::wait("big", "order.paid").when("async.data.amount > 1000")).unwrap();
     c.add(&Subscription::cancel("c1", "order.refunded").with_owner("run-w1")).unwrap();
@@ -130,6 +132,9 @@ fn waits_fire_once_expire_or_are_removed() {
     assert_eq!((w3.event.as_str(), w3.owner()), ("e-o3-0", Some("run-w3")));
     let stats = c.stats().unwrap();
     assert_eq!(stats["subscriptions"], 0, "{stats}");
+    // Fired or removed, an id is free again, wherever the new subscription goes.
+    assert!(c.add(&Subscription::wait("w0", "order.paid")).unwrap());
+    assert!(c.add(&Subscription::wait("w39", "order.paid")).unwrap());
     assert_eq!(stats["pending"], 0, "{stats}");
     assert_eq!(stats["events"], 0, "handled events are deleted: {stats}");
 }

@@ -17,6 +17,7 @@ The engine is implemented in Rust (``celmatch._celmatch``); matching runs withou
 
 from celmatch._celmatch import (
     CelmatchError,
+    Cluster,
     Compiled,
     CompileError,
     Engine,
@@ -29,6 +30,7 @@ from celmatch._celmatch import (
 
 __all__ = [
     "CelmatchError",
+    "Cluster",
     "Compiled",
     "CompileError",
     "Engine",
