@@ -32,7 +32,13 @@ impl Default for Options {
 }
 
 /// One Redis server, or a Redis Cluster (`redis+cluster://host:port,host:port`).
-pub(crate) enum Conn {
+pub(crate) struct Conn {
+    kind: ConnKind,
+    /// Commands sent (each a round trip; a script's first call may take two).
+    round_trips: u64,
+}
+
+enum ConnKind {
     // One server: a worker reads all its ranges' streams in one blocking call. A cluster: one
     // call per range (their keys live in different slots).
     Single(redis::Connection),
@@ -49,22 +55,28 @@ impl Conn {
                 .response_timeout(Duration::from_secs(10))
                 .build()
                 .map_err(bad)?;
-            Ok(Conn::Cluster(Box::new(client.get_connection()?)))
+            Ok(Conn { kind: ConnKind::Cluster(Box::new(client.get_connection()?)), round_trips: 0 })
         } else {
             let client = redis::Client::open(url).map_err(bad)?;
             let con = client.get_connection_with_timeout(Duration::from_secs(5))?;
             // A server that stops answering must not hang a worker forever.
             con.set_read_timeout(Some(Duration::from_secs(10)))?;
             con.set_write_timeout(Some(Duration::from_secs(10)))?;
-            Ok(Conn::Single(con))
+            Ok(Conn { kind: ConnKind::Single(con), round_trips: 0 })
         }
     }
 
+    /// The connection, for one command.
     pub fn get(&mut self) -> &mut dyn ConnectionLike {
-        match self {
-            Conn::Single(c) => c,
-            Conn::Cluster(c) => &mut **c,
+        self.round_trips += 1;
+        match &mut self.kind {
+            ConnKind::Single(c) => c,
+            ConnKind::Cluster(c) => &mut **c,
         }
+    }
+
+    pub fn is_single(&self) -> bool {
+        matches!(self.kind, ConnKind::Single(_))
     }
 }
 
@@ -157,6 +169,11 @@ impl Cluster {
 
     pub fn ranges(&self) -> u16 {
         self.ranges
+    }
+
+    /// Commands sent to Redis through this client so far.
+    pub fn round_trips(&self) -> u64 {
+        self.conn.round_trips
     }
 
     pub fn routes(&self) -> &Routes {

@@ -12,7 +12,7 @@
 //! up to now, so every subscription registered before an event was published is in the
 //! engine when the event is matched.
 
-use crate::client::{min_change_id, now, Cluster, Conn, Options, CHANGE_RETENTION_MS};
+use crate::client::{min_change_id, now, Cluster, Options, CHANGE_RETENTION_MS};
 use crate::error::Error;
 use crate::keys::{Home, GROUP};
 use crate::reply::{self, Entry};
@@ -53,6 +53,8 @@ pub struct WorkerStats {
     pub released: u64,
     pub invalid_events: u64,
     pub redis_errors: u64,
+    /// Commands sent to Redis (over all connections, across restarts).
+    pub round_trips: u64,
 }
 
 /// A home's subscriptions in the engine and how far its change stream was read.
@@ -82,7 +84,7 @@ pub struct Worker {
     /// When the leases were last all renewed; past `lease_ms` they may be someone else's.
     renewed: Instant,
     next_tick: Instant,
-    pub stats: WorkerStats,
+    stats: WorkerStats,
 }
 
 impl Worker {
@@ -143,10 +145,16 @@ impl Worker {
             let _ = self.release(r);
         }
         let _ = redis::cmd("ZREM").arg(self.cluster.keys.workers()).arg(&self.id).query::<i64>(self.cluster.conn.get());
-        self.stats.clone()
+        self.stats()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> WorkerStats {
+        WorkerStats { round_trips: self.stats.round_trips + self.cluster.round_trips(), ..self.stats.clone() }
     }
 
     fn restart(&mut self) -> Result<(), Error> {
+        self.stats.round_trips += self.cluster.round_trips();
         self.held.clear();
         self.homes.clear();
         self.engine = Engine::new(Config::default());
@@ -170,7 +178,7 @@ impl Worker {
             return Ok(0);
         }
         let mut batch: Vec<(u16, Entry)> = Vec::new();
-        let single = matches!(self.cluster.conn, Conn::Single(_));
+        let single = self.cluster.conn.is_single();
         let groups: Vec<Vec<u16>> = if single { vec![ranges] } else { ranges.into_iter().map(|r| vec![r]).collect() };
         for group in groups {
             let mut cmd = redis::cmd("XREADGROUP");
