@@ -390,15 +390,15 @@ class _Outcome(TypedDict):
 class Cluster:
     """A client of a cluster of celmatch workers on Redis (``celmatch worker --redis URL``)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str,
         /,
         *,
         prefix: str = "celmatch",
         ranges: Optional[int] = None,
         routes: Optional[Mapping[str, str]] = None,
-    ) -> None:
+    ) -> Cluster:
         """Connects: ``redis://host:port/`` or ``redis+cluster://host:port,host:port``.
         ``ranges`` and ``routes`` are fixed by the first to connect.
 
