@@ -278,19 +278,11 @@ impl Worker {
         redis::cmd("ZADD").arg(keys.workers()).arg(now + lease as i64).arg(&self.id).query::<i64>(self.cluster.conn.get())?;
         redis::cmd("ZREMRANGEBYSCORE").arg(keys.workers()).arg("-inf").arg(now).query::<i64>(self.cluster.conn.get())?;
         let workers: u64 = redis::cmd("ZCARD").arg(keys.workers()).query(self.cluster.conn.get())?;
-        let started = Instant::now();
-        for r in self.ranges() {
-            let ok: i64 = scripts::RENEW.key(keys.lease(r)).arg(&self.id).arg(lease).invoke(self.cluster.conn.get())?;
-            if ok == 0 {
-                self.log(format!("lost range {r}"));
-                self.drop_range(r);
-            }
-        }
-        self.renewed = started;
+        self.renew()?;
         let ranges = self.cluster.ranges() as u64;
         let target = ranges.div_ceil(workers.max(1)) as usize;
-        while self.ranges().len() > target {
-            let r = *self.ranges().last().expect("more than target ranges");
+        // More than a fair share (a worker joined): hand the rest back.
+        for r in self.ranges().into_iter().skip(target) {
             self.release(r)?;
         }
         // Start the search at a place of our own, so workers do not all race for range 0.
@@ -302,6 +294,10 @@ impl Worker {
             let r = ((start + i) % ranges) as u16;
             if self.held.contains_key(&Home::Range(r)) {
                 continue;
+            }
+            // Loading ranges takes time: keep the ones held meanwhile.
+            if self.renewed.elapsed() > Duration::from_millis(lease / 4) {
+                self.renew()?;
             }
             let got: Option<String> = redis::cmd("SET").arg(keys.lease(r)).arg(&self.id).arg("NX").arg("PX").arg(lease).query(self.cluster.conn.get())?;
             if got.is_some() {
@@ -326,6 +322,20 @@ impl Worker {
         for r in self.ranges() {
             self.claim_pending(r, lease * 2)?;
         }
+        Ok(())
+    }
+
+    /// Renews every lease held; drops the ranges whose lease is someone else's now.
+    fn renew(&mut self) -> Result<(), Error> {
+        let started = Instant::now();
+        for r in self.ranges() {
+            let ok: i64 = scripts::RENEW.key(self.cluster.keys.lease(r)).arg(&self.id).arg(self.wopts.lease_ms).invoke(self.cluster.conn.get())?;
+            if ok == 0 {
+                self.log(format!("lost range {r}"));
+                self.drop_range(r);
+            }
+        }
+        self.renewed = started;
         Ok(())
     }
 

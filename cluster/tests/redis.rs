@@ -205,3 +205,23 @@ fn claims_and_configuration() {
     assert_eq!(c.add(&Subscription::wait("x", "order.paid").when("async.data.orderId ==")).unwrap_err().code(), "parse_error");
     assert_eq!(Cluster::connect("nonsense://", &options()).err().unwrap().code(), "invalid_argument");
 }
+
+#[test]
+fn a_joining_worker_gets_a_fair_share() {
+    let s = Server::start();
+    let opts = WorkerOptions { lease_ms: 400, ..wopts() };
+    let mut a = Worker::new(&s.url, &options(), opts.clone(), "a").unwrap();
+    a.step().unwrap();
+    assert_eq!(a.ranges().len(), 8, "alone, it takes every range");
+    let mut b = Worker::new(&s.url, &options(), opts, "b").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !(a.ranges().len() == 4 && b.ranges().len() == 4) {
+        assert!(Instant::now() < deadline, "a holds {:?}, b {:?}", a.ranges(), b.ranges());
+        a.step().unwrap();
+        b.step().unwrap();
+    }
+    let mut all = a.ranges();
+    all.extend(b.ranges());
+    all.sort_unstable();
+    assert_eq!(all, (0..8).collect::<Vec<u16>>(), "each range held once");
+}

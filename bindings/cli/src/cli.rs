@@ -151,7 +151,7 @@ pub enum Command {
         subscriptions (and the broadcast set) into a local engine, follow their changes, consume their events \
         through the consumer group, and consume what fires (or expires) atomically in Redis. A killed worker's \
         leases lapse after --lease-ms and another worker takes its ranges and pending events. \
-        See cluster/README.md and the README's Cluster section.")]
+        See the README's Cluster section.")]
     Worker {
         #[command(flatten)]
         redis: RedisArgs,
