@@ -115,12 +115,13 @@ class Run:
             p.kill()
             p.wait()
 
-    def logs(self):
+    def logs(self, tail=15):
         out = []
         for f in sorted(os.listdir(self.tmp)):
             if f.endswith(".log"):
                 with open(os.path.join(self.tmp, f)) as fh:
-                    out.append(f"--- {f}\n" + "".join(fh.readlines()[-15:]))
+                    lines = fh.readlines()
+                    out.append(f"--- {f}\n" + "".join(lines[-tail:] if tail else lines))
         return "\n".join(out)
 
 
@@ -198,7 +199,8 @@ def main():
             for r in run.cli("remove", *removes[half:]) if removes[half:] else []:
                 removed[r["id"]] = r["removed"]
             if p < KILLS:
-                time.sleep(rng.uniform(0, 0.3))
+                # Soon after publishing, so the victim is likely to hold unacknowledged events.
+                time.sleep(rng.uniform(0, 0.03))
                 run.kill_one(rng)
                 run.start_worker()
         # Settle: every subscription has an outcome or was removed.
@@ -238,7 +240,11 @@ def main():
             wrong.append(f"left in Redis: {stats['subscriptions']} subscriptions, {stats['pending']} pending events")
         fired = sum(1 for o in outcomes if o["outcome"] == "fired")
         eps = published / elapsed if elapsed > 0 else 0
-        print(f"cluster: waits {len(expect)}, fired {fired}, lost {lost}, duplicated {dup}, kills {KILLS}, events/s {eps:.0f} (workers {WORKERS})")
+        print(f"cluster: waits {len(expect)}, fired {fired}, lost {lost}, duplicated {dup}, kills {KILLS}, events/s {eps:.0f} (workers {WORKERS})", flush=True)
+        if os.environ.get("CELMATCH_CLUSTER_VERBOSE"):
+            text = run.logs(tail=None)
+            claimed = sum(int(l.split("claimed ")[1].split()[0]) for l in text.splitlines() if "claimed " in l)
+            print(f"cluster: {text.count('took range')} ranges taken, {claimed} pending events claimed from other workers", file=sys.stderr)
         if wrong:
             print("\n".join(wrong[:20]), file=sys.stderr)
             print(run.logs(), file=sys.stderr)

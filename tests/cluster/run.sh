@@ -6,7 +6,8 @@
 # and fails on any loss, duplicate or wrong outcome.
 #
 # Smoke size by default; long runs: CELMATCH_CLUSTER_KILLS=50 (kills, one per phase) and
-# CELMATCH_CLUSTER_WAITS=300 (subscriptions per phase).
+# CELMATCH_CLUSTER_WAITS=300 (subscriptions per phase). CELMATCH_CLUSTER_VERBOSE=1 adds a line on
+# stderr: ranges taken over and pending events claimed from killed workers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="${CELMATCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/celmatch}"
