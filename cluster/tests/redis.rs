@@ -16,9 +16,14 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (tests/setup.sh installs it)");
@@ -224,4 +229,28 @@ fn a_joining_worker_gets_a_fair_share() {
     all.extend(b.ranges());
     all.sort_unstable();
     assert_eq!(all, (0..8).collect::<Vec<u16>>(), "each range held once");
+}
+
+#[test]
+fn slots_are_redis_cluster_keyslots() {
+    let dir = std::env::temp_dir().join(format!("celmatch-keyslot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("nodes.conf");
+    let s = Server::start_with(&["--cluster-enabled", "yes", "--cluster-config-file", conf.to_str().unwrap()]);
+    let mut con = redis::Client::open(s.url.as_str()).unwrap().get_connection().unwrap();
+    let engine = celmatch::Engine::default();
+    let routes = Routes::new().with("e", "data.k").unwrap();
+    let values = [json!("foo"), json!("ord_1"), json!("é🙂"), json!(""), json!(42), json!(-7), json!(1.0), json!(0.5), json!(true), json!(null)];
+    let mut checked = 0;
+    for (i, v) in values.iter().cloned().chain((0..200).map(|i| json!(format!("id-{i}-{}", i * 7919)))).enumerate() {
+        let celmatch::Route::Slots(slots) = engine.route_event(&routes, &json!({"name": "e", "data": {"k": v}})).unwrap() else { panic!("{v} has a slot") };
+        let bytes = celmatch::routing::canonical_json_bytes(&v).unwrap();
+        let keyslot: u16 = redis::cmd("CLUSTER").arg("KEYSLOT").arg(&bytes).query(&mut con).unwrap();
+        // `{` in a key would make Redis hash only the tag; none of these has one.
+        assert_eq!(slots, vec![keyslot], "value #{i} {v}");
+        checked += 1;
+    }
+    assert_eq!(checked, 210);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }
