@@ -84,6 +84,8 @@ pub struct Worker {
     /// When the leases were last all renewed; past `lease_ms` they may be someone else's.
     renewed: Instant,
     next_tick: Instant,
+    /// How long to sleep after an empty poll (Redis Cluster only).
+    idle_ms: u64,
     stats: WorkerStats,
 }
 
@@ -101,6 +103,7 @@ impl Worker {
             homes: HashMap::new(),
             renewed: Instant::now(),
             next_tick: Instant::now(),
+            idle_ms: 1,
             stats: WorkerStats::default(),
         };
         w.load(Home::Broadcast)?;
@@ -203,10 +206,13 @@ impl Worker {
         }
         if batch.is_empty() {
             if !single {
-                std::thread::sleep(Duration::from_millis(2));
+                // No blocking read across slots: poll, backing off while idle.
+                std::thread::sleep(Duration::from_millis(self.idle_ms));
+                self.idle_ms = (self.idle_ms * 2).min(BLOCK_MS);
             }
             return Ok(0);
         }
+        self.idle_ms = 1;
         self.handle(batch)
     }
 

@@ -25,10 +25,21 @@ LEASE_MS = 1000
 SEED = int(os.environ.get("CELMATCH_CLUSTER_SEED", "7"))
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(taken=(), bus=False):
+    """A free loopback port; with `bus`, one whose cluster bus port (+10000) is free too."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        if p in taken or (bus and (p + 10000 > 65535 or p + 10000 in taken)):
+            continue
+        if bus:
+            try:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p + 10000))
+            except OSError:
+                continue
+        return p
 
 
 def ping(port):
@@ -45,7 +56,9 @@ class Redis:
 
     def __init__(self, tmp):
         self.procs = []
-        ports = [free_port() for _ in range(3 if MODE == "cluster" else 1)]
+        ports = []
+        for _ in range(3 if MODE == "cluster" else 1):
+            ports.append(free_port(ports + [p + 10000 for p in ports], bus=MODE == "cluster"))
         for p in ports:
             d = os.path.join(tmp, f"redis-{p}")
             os.makedirs(d)
@@ -55,8 +68,9 @@ class Redis:
             self.procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         deadline = time.time() + 10
         while not all(ping(p) for p in ports):
-            if time.time() > deadline:
-                raise SystemExit("cluster: redis-server did not start")
+            if time.time() > deadline or any(p.poll() is not None for p in self.procs):
+                self.stop()
+                raise SystemExit(f"cluster: redis-server did not start (ports {ports})")
             time.sleep(0.02)
         if MODE == "cluster":
             nodes = [f"127.0.0.1:{p}" for p in ports]
