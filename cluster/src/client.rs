@@ -226,7 +226,19 @@ impl Cluster {
         // One home per id: a different subscription under a taken id (which may route
         // elsewhere) is a conflict, not a second registration.
         let id_key = self.keys.id(&sub.id);
-        let taken: Option<String> = redis::cmd("SET").arg(&id_key).arg(home.code()).arg("NX").arg("GET").query(self.conn.get())?;
+        let mut taken: Option<String> = redis::cmd("SET").arg(&id_key).arg(home.code()).arg("NX").arg("GET").query(self.conn.get())?;
+        if let Some(other) = taken.clone().filter(|h| *h != home.code()) {
+            // An entry whose subscription is gone (a worker died between consuming it and
+            // freeing the id) is stale: free it and try once more.
+            let stale = match Home::parse(&other) {
+                Some(h) => !redis::cmd("HEXISTS").arg(self.keys.subs(h)).arg(&sub.id).query::<bool>(self.conn.get())?,
+                None => true,
+            };
+            if stale {
+                scripts::DELETE_IF.key(&id_key).arg(&other).invoke::<i64>(self.conn.get())?;
+                taken = redis::cmd("SET").arg(&id_key).arg(home.code()).arg("NX").arg("GET").query(self.conn.get())?;
+            }
+        }
         if taken.is_some_and(|h| h != home.code()) {
             return Err(Error::new(ErrorKind::IdConflict, format!("id {:?} is registered with a different subscription", sub.id)));
         }

@@ -53,6 +53,26 @@ return 1
     )
 });
 
+/// KEYS: lease. ARGV: worker, ttl ms. Takes a free lease, or renews the worker's own (a
+/// worker that started over after a Redis error gets its ranges back at once). 1 if the
+/// worker holds it now, else 0.
+pub(crate) static TAKE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local holder = redis.call('GET', KEYS[1])
+if not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+",
+    )
+});
+
 /// KEYS: lease. ARGV: worker, ttl ms. 1 if the worker holds the lease (renewed), else 0.
 pub(crate) static RENEW: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

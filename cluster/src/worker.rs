@@ -305,8 +305,8 @@ impl Worker {
             if self.renewed.elapsed() > Duration::from_millis(lease / 4) {
                 self.renew()?;
             }
-            let got: Option<String> = redis::cmd("SET").arg(keys.lease(r)).arg(&self.id).arg("NX").arg("PX").arg(lease).query(self.cluster.conn.get())?;
-            if got.is_some() {
+            let got: i64 = scripts::TAKE.key(keys.lease(r)).arg(&self.id).arg(lease).invoke(self.cluster.conn.get())?;
+            if got == 1 {
                 self.acquire(r)?;
             }
         }

@@ -143,6 +143,10 @@ fn waits_fire_once_expire_or_are_removed() {
     assert_eq!((w3.event.as_str(), w3.owner()), ("e-o3-0", Some("run-w3")));
     let stats = c.stats().unwrap();
     assert_eq!(stats["subscriptions"], 0, "{stats}");
+    // An id entry left behind (a worker killed between consuming and freeing it) is stale.
+    let mut raw = redis::Client::open(s.url.as_str()).unwrap().get_connection().unwrap();
+    let _: () = redis::cmd("SET").arg("t.id:w1").arg("r3").query(&mut raw).unwrap();
+    assert!(c.add(&Subscription::wait("w1", "order.paid")).unwrap(), "a stale entry does not block the id");
     // Fired or removed, an id is free again, wherever the new subscription goes.
     assert!(c.add(&Subscription::wait("w0", "order.paid")).unwrap());
     assert!(c.add(&Subscription::wait("w39", "order.paid")).unwrap());
@@ -259,4 +263,22 @@ fn slots_are_redis_cluster_keyslots() {
     assert_eq!(checked, 210);
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_worker_started_again_under_its_name_takes_its_ranges_back_at_once() {
+    let s = Server::start();
+    let opts = WorkerOptions { lease_ms: 60_000, ..wopts() };
+    let mut first = Worker::new(&s.url, &options(), opts.clone(), "x").unwrap();
+    first.step().unwrap();
+    assert_eq!(first.ranges().len(), 8);
+    drop(first);
+    // Another name waits for the leases (a minute here)…
+    let mut other = Worker::new(&s.url, &options(), opts.clone(), "y").unwrap();
+    other.step().unwrap();
+    assert_eq!(other.ranges().len(), 0);
+    // …the same name does not.
+    let mut again = Worker::new(&s.url, &options(), opts, "x").unwrap();
+    again.step().unwrap();
+    assert!(!again.ranges().is_empty());
 }
