@@ -201,7 +201,8 @@ export declare class Cluster {
   /**
    * Connects: `redis://host:port/` for one server, `redis+cluster://host:port,host:port` for
    * a Redis Cluster. `ranges` and `routes` are fixed by the first client or worker to
-   * connect; later ones must give the same or leave them out.
+   * connect, which must give `routes` (`{}` is fine); later ones must give the same or
+   * leave them out.
    * Errors: `redis_error`, `invalid_argument`.
    */
   constructor(url: string, options?: ClusterOptions)

@@ -16,10 +16,11 @@ use std::time::Duration;
 pub struct Options {
     /// Prefix of every key (and so the cluster's name).
     pub prefix: String,
-    /// Ranges of slots (each leased whole to one worker). Fixed by the first to connect;
-    /// `None` takes what is there (or [`DEFAULT_RANGES`]).
+    /// Ranges of slots (each leased whole to one worker). Fixed by the first to connect
+    /// (default [`DEFAULT_RANGES`]); `None` takes what is there.
     pub ranges: Option<u16>,
-    /// Routing table. Fixed by the first to connect; `None` takes what is there (or none).
+    /// Routing table. The first to connect must give it (an empty one is fine) and fixes it;
+    /// `None` takes what is there, and is an error if nobody has set the cluster up.
     pub routes: Option<Routes>,
 }
 
@@ -126,6 +127,7 @@ fn now_ms() -> i64 {
 impl Cluster {
     /// Connects, fixes the cluster's ranges and routes if nobody has yet (or checks that the
     /// given ones are those in place), and makes sure every event stream has its group.
+    /// Without routes, the cluster must exist (`invalid_argument` otherwise).
     pub fn connect(url: &str, options: &Options) -> Result<Cluster, Error> {
         if options.ranges.is_some_and(|r| r == 0 || r > SLOTS) {
             return Err(Error::new(ErrorKind::InvalidArgument, format!("ranges must be 1 to {SLOTS}")));
@@ -136,24 +138,31 @@ impl Cluster {
         let mut conn = Conn::open(url)?;
         let keys = Keys::new(&options.prefix);
         let meta = keys.meta();
-        let want_ranges = options.ranges.unwrap_or(DEFAULT_RANGES);
-        let want_routes = options.routes.clone().unwrap_or_default().to_json().to_string();
-        redis::cmd("HSETNX").arg(&meta).arg("ranges").arg(want_ranges).query::<i64>(conn.get())?;
-        redis::cmd("HSETNX").arg(&meta).arg("routes").arg(&want_routes).query::<i64>(conn.get())?;
-        let (ranges, routes): (Option<String>, Option<String>) = redis::cmd("HMGET").arg(&meta).arg("ranges").arg("routes").query(conn.get())?;
-        let ranges: u16 = ranges
-            .and_then(|r| r.parse().ok())
-            .filter(|&r| r > 0 && r <= SLOTS)
-            .ok_or_else(|| Error::protocol("the cluster's range count is missing or bad"))?;
-        let routes_json: Json = routes
-            .and_then(|r| serde_json::from_str(&r).ok())
-            .ok_or_else(|| Error::protocol("the cluster's routing table is missing or bad"))?;
-        let routes = Routes::from_json(&routes_json)?;
-        if options.ranges.is_some_and(|r| r != ranges) {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("the cluster has {ranges} ranges, not {}", want_ranges)));
+        // Ranges and routes in one field, so two first connections cannot mix theirs. Only a
+        // connection that gives a routing table may set them up: a client that assumed
+        // defaults would route its events differently from the workers, and lose them.
+        if let Some(routes) = &options.routes {
+            let config = json!({"ranges": options.ranges.unwrap_or(DEFAULT_RANGES), "routes": routes.to_json()}).to_string();
+            redis::cmd("HSETNX").arg(&meta).arg("config").arg(&config).query::<i64>(conn.get())?;
         }
-        if options.routes.as_ref().is_some_and(|r| *r != routes) {
-            return Err(Error::new(ErrorKind::InvalidArgument, format!("the cluster routes by {routes_json}, not {want_routes}")));
+        let config: Option<String> = redis::cmd("HGET").arg(&meta).arg("config").query(conn.get())?;
+        let Some(config) = config else {
+            return Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!("no cluster {:?} in Redis yet: the first to connect gives its routing table (and range count)", options.prefix),
+            ));
+        };
+        let config: Json = serde_json::from_str(&config).map_err(|e| Error::protocol(format!("the cluster's configuration is not JSON: {e}")))?;
+        let ranges = config["ranges"]
+            .as_u64()
+            .filter(|&r| r > 0 && r <= SLOTS as u64)
+            .ok_or_else(|| Error::protocol("the cluster's range count is missing or bad"))? as u16;
+        let routes = Routes::from_json(&config["routes"])?;
+        if options.ranges.is_some_and(|r| r != ranges) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("the cluster has {ranges} ranges, not {}", options.ranges.unwrap_or_default())));
+        }
+        if let Some(want) = options.routes.as_ref().filter(|r| **r != routes) {
+            return Err(Error::new(ErrorKind::InvalidArgument, format!("the cluster routes by {}, not {}", routes.to_json(), want.to_json())));
         }
         for r in 0..ranges {
             // From id 0: events published before the group existed are read too.

@@ -216,6 +216,11 @@ fn claims_and_configuration() {
     let other = Options { ranges: Some(4), ..options() };
     assert_eq!(Cluster::connect(&s.url, &other).err().unwrap().code(), "invalid_argument");
     let plain = Cluster::connect(&s.url, &Options { prefix: "t".into(), ranges: None, routes: None }).unwrap();
+    // Nobody set up "u": a client without a routing table must not guess one.
+    let none = Cluster::connect(&s.url, &Options { prefix: "u".into(), ranges: None, routes: None });
+    assert_eq!(none.err().unwrap().code(), "invalid_argument");
+    let empty = Cluster::connect(&s.url, &Options { prefix: "u".into(), ranges: None, routes: Some(Routes::new()) }).unwrap();
+    assert_eq!((empty.ranges(), empty.routes().is_empty()), (celmatch_cluster::DEFAULT_RANGES, true));
     assert_eq!((plain.ranges(), plain.routes().path("order.paid").as_deref()), (8, Some("data.orderId")));
     assert_eq!(c.add(&Subscription::wait("x", "order.paid").when("async.data.orderId ==")).unwrap_err().code(), "parse_error");
     assert_eq!(Cluster::connect("nonsense://", &options()).err().unwrap().code(), "invalid_argument");

@@ -185,7 +185,7 @@ pub struct RedisArgs {
     #[arg(long, value_name = "N")]
     pub ranges: Option<u16>,
     /// Route events of a name by the value at a path: EVENT=PATH, e.g. app/order.paid=data.orderId
-    /// (repeatable; fixed by the first to connect)
+    /// (repeatable). The first to connect to a cluster must give its routes and fixes them
     #[arg(long = "route", value_name = "EVENT=PATH")]
     pub routes: Vec<String>,
 }

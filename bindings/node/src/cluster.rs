@@ -33,7 +33,8 @@ pub struct Cluster {
 impl Cluster {
     /// Connects: `redis://host:port/` for one server, `redis+cluster://host:port,host:port` for
     /// a Redis Cluster. `ranges` and `routes` are fixed by the first client or worker to
-    /// connect; later ones must give the same or leave them out.
+    /// connect, which must give `routes` (`{}` is fine); later ones must give the same or
+    /// leave them out.
     /// Errors: `redis_error`, `invalid_argument`.
     #[napi(constructor, ts_args_type = "url: string, options?: ClusterOptions")]
     pub fn new(env: &Env, url: Unknown, options: Option<Unknown>) -> napi::Result<Self> {

@@ -31,8 +31,8 @@ pub fn routes_arg(routes: &Bound<'_, PyAny>) -> PyResult<Routes> {
 /// Connects to a cluster of celmatch workers (``celmatch worker --redis URL``) whose state is
 /// in Redis: ``redis://host:port/`` for one server, ``redis+cluster://host:port,host:port``
 /// for a Redis Cluster. ``ranges`` and ``routes`` (``{"event name": "dotted.path"}``) are
-/// fixed by the first client or worker to connect; later ones must give the same or leave
-/// them out.
+/// fixed by the first client or worker to connect, which must give ``routes`` (``{}`` is
+/// fine); later ones must give the same or leave them out.
 ///
 /// Raises:
 ///     CelmatchError: ``redis_error`` (Redis unreachable), ``invalid_argument`` (a bad URL,

@@ -400,7 +400,8 @@ class Cluster:
         routes: Optional[Mapping[str, str]] = None,
     ) -> Cluster:
         """Connects: ``redis://host:port/`` or ``redis+cluster://host:port,host:port``.
-        ``ranges`` and ``routes`` are fixed by the first to connect.
+        ``ranges`` and ``routes`` are fixed by the first to connect, which must give
+        ``routes`` (``{}`` is fine).
 
         Raises:
             CelmatchError: ``redis_error``, ``invalid_argument``.
