@@ -27,6 +27,10 @@ impl Server {
                 break p;
             }
         };
+        Server::start_on(port, extra)
+    }
+
+    fn start_on(port: u16, extra: &[&str]) -> Server {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .args(extra)
@@ -286,4 +290,44 @@ fn a_worker_started_again_under_its_name_takes_its_ranges_back_at_once() {
     let mut again = Worker::new(&s.url, &options(), opts, "x").unwrap();
     again.step().unwrap();
     assert!(!again.ranges().is_empty());
+}
+
+#[test]
+fn workers_start_over_when_redis_restarts() {
+    let dir = std::env::temp_dir().join(format!("celmatch-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let aof = ["--appendonly", "yes", "--appendfsync", "always", "--dir", dir.to_str().unwrap()];
+    let mut s = Server::start_with(&aof);
+    let port: u16 = s.url.trim_end_matches('/').rsplit(':').next().unwrap().parse().unwrap();
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    c.add(&wait("before", "o1")).unwrap();
+    c.add(&wait("after", "o2")).unwrap();
+    c.publish(&paid("o1", 0)).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let worker = {
+        let (url, stop) = (s.url.clone(), stop.clone());
+        std::thread::spawn(move || Worker::new(&url, &options(), wopts(), "w").unwrap().run(&stop))
+    };
+    let wait_for = |c: &mut Cluster, n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while c.outcomes().map_or(0, |o| o.len()) < n {
+            assert!(Instant::now() < deadline, "only {:?}", c.outcomes());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(&mut c, 1);
+    // Redis dies and comes back with what it had written (AOF): the worker starts over.
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    s = Server::start_on(port, &aof);
+    let mut c = Cluster::connect(&s.url, &options()).unwrap();
+    c.publish(&paid("o2", 0)).unwrap();
+    wait_for(&mut c, 2);
+    stop.store(true, Ordering::Relaxed);
+    let stats = worker.join().unwrap();
+    assert!(stats.redis_errors >= 1, "{stats:?}");
+    let m = counts(&c.outcomes().unwrap());
+    assert_eq!((m[&("before".to_string(), "fired".to_string())], m[&("after".to_string(), "fired".to_string())]), (1, 1));
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
 }
