@@ -292,24 +292,70 @@ impl Cluster {
         Ok(redis::cmd("XADD").arg(key).arg("*").arg("e").arg(text).query(self.conn.get())?)
     }
 
-    /// Everything that fired or expired so far, range by range, then the broadcast set.
+    /// Everything that fired or expired so far (and is not trimmed), range by range, then the
+    /// broadcast set.
     pub fn outcomes(&mut self) -> Result<Vec<Outcome>, Error> {
+        let mut out = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (batch, next) = self.read_outcomes(&cursor, 1000)?;
+            if batch.is_empty() {
+                return Ok(out);
+            }
+            out.extend(batch);
+            cursor = next;
+        }
+    }
+
+    /// The outcomes after `cursor` (`""` for the start), at most `count` per output stream,
+    /// and the cursor to read on from. A cursor is text: `r0=<entry id>,…,b=<entry id>`, a
+    /// position in each output stream, so a consumer can store it and resume.
+    pub fn read_outcomes(&mut self, cursor: &str, count: usize) -> Result<(Vec<Outcome>, String), Error> {
+        let mut at = self.parse_cursor(cursor)?;
         let mut out = Vec::new();
         let homes: Vec<Home> = (0..self.ranges).map(Home::Range).chain([Home::Broadcast]).collect();
         for home in homes {
-            let key = self.keys.out(home);
-            let mut start = "-".to_string();
-            loop {
-                let v: Value = redis::cmd("XRANGE").arg(&key).arg(&start).arg("+").arg("COUNT").arg(1000).query(self.conn.get())?;
-                let es = reply::entries(&v)?;
-                let Some(last) = es.last() else { break };
-                start = format!("({}", last.id);
-                for e in &es {
-                    out.push(Outcome::from_entry(e)?);
-                }
+            let start = at.get(&home).map_or_else(|| "-".to_string(), |id| format!("({id}"));
+            let v: Value = redis::cmd("XRANGE").arg(self.keys.out(home)).arg(start).arg("+").arg("COUNT").arg(count.max(1)).query(self.conn.get())?;
+            let es = reply::entries(&v)?;
+            if let Some(last) = es.last() {
+                at.insert(home, last.id.clone());
+            }
+            for e in &es {
+                out.push(Outcome::from_entry(e)?);
             }
         }
-        Ok(out)
+        Ok((out, at.iter().map(|(h, id)| format!("{}={id}", h.code())).collect::<Vec<_>>().join(",")))
+    }
+
+    /// Deletes the outcomes up to `cursor` (as [`Cluster::read_outcomes`] returned it), once
+    /// they are handled. Returns how many were deleted.
+    pub fn trim_outcomes(&mut self, cursor: &str) -> Result<u64, Error> {
+        let mut deleted = 0;
+        for (home, id) in self.parse_cursor(cursor)? {
+            // XTRIM MINID keeps ids >= its argument: the id right after the cursor's.
+            let (ms, seq) = id.split_once('-').and_then(|(m, s)| Some((m.parse::<u64>().ok()?, s.parse::<u64>().ok()?))).ok_or_else(|| bad_cursor(cursor))?;
+            let next = match seq.checked_add(1) {
+                Some(seq) => format!("{ms}-{seq}"),
+                None => format!("{}-0", ms + 1),
+            };
+            deleted += redis::cmd("XTRIM").arg(self.keys.out(home)).arg("MINID").arg(next).query::<u64>(self.conn.get())?;
+        }
+        Ok(deleted)
+    }
+
+    fn parse_cursor(&self, cursor: &str) -> Result<std::collections::BTreeMap<Home, String>, Error> {
+        let mut at = std::collections::BTreeMap::new();
+        for part in cursor.split(',').filter(|p| !p.is_empty()) {
+            let (home, id) = part.split_once('=').ok_or_else(|| bad_cursor(cursor))?;
+            let home = Home::parse(home).filter(|h| !matches!(h, Home::Range(r) if *r >= self.ranges)).ok_or_else(|| bad_cursor(cursor))?;
+            let valid = id.split_once('-').is_some_and(|(m, s)| m.parse::<u64>().is_ok() && s.parse::<u64>().is_ok());
+            if !valid {
+                return Err(bad_cursor(cursor));
+            }
+            at.insert(home, id.to_string());
+        }
+        Ok(at)
     }
 
     /// Takes `key` in `scope` for `ttl_ms` (`SET NX PX`): `true` for the first caller until it
@@ -348,6 +394,10 @@ impl Cluster {
             "outcomes": outcomes + bo, "workers": workers, "ranges": ranges, "routes": self.routes.to_json(),
         }))
     }
+}
+
+fn bad_cursor(cursor: &str) -> Error {
+    Error::new(ErrorKind::InvalidArgument, format!("{cursor:?} is not an outcome cursor (r0=<entry id>,…,b=<entry id>)"))
 }
 
 pub(crate) fn now() -> i64 {

@@ -143,6 +143,29 @@ fn waits_fire_once_expire_or_are_removed() {
     assert_eq!(m.get(&("c1".into(), "fired".into())), Some(&1));
     assert_eq!(m.get(&("late".into(), "expired".into())), Some(&1));
     assert_eq!(o.len(), 42, "{o:?}");
+    // Read in pages with a cursor, the same outcomes; trimmed behind the cursor, gone.
+    let (mut paged, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let (batch, next) = c.read_outcomes(&cursor, 2).unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        paged.extend(batch);
+        cursor = next;
+    }
+    // Pages visit every stream each time, so the order differs; the outcomes do not.
+    let key = |x: &Outcome| (x.id.clone(), x.entry.clone());
+    let (mut a, mut b): (Vec<_>, Vec<_>) = (paged.iter().map(key).collect(), o.iter().map(key).collect());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+    assert_eq!(c.read_outcomes("r0=1-0,b=x", 1).unwrap_err().code(), "invalid_argument");
+    assert_eq!(c.read_outcomes("r99=1-0", 1).unwrap_err().code(), "invalid_argument");
+    let (first, at) = c.read_outcomes("", 1).unwrap();
+    assert_eq!(c.trim_outcomes(&at).unwrap(), first.len() as u64);
+    assert_eq!(c.outcomes().unwrap().len(), o.len() - first.len());
+    assert_eq!(c.trim_outcomes(&cursor).unwrap(), (o.len() - first.len()) as u64);
+    assert!(c.outcomes().unwrap().is_empty());
     let w3 = o.iter().find(|x| x.id == "w3").unwrap();
     assert_eq!((w3.event.as_str(), w3.owner()), ("e-o3-0", Some("run-w3")));
     let stats = c.stats().unwrap();

@@ -216,10 +216,17 @@ pub enum ClusterCommand {
         #[arg(long, value_name = "FILE", default_value = "-")]
         events: PathBuf,
     },
-    /// Print every outcome so far, one JSON object per line: {"id","outcome","event","worker","record","entry"}
+    /// Print outcomes, one JSON object per line: {"id","outcome","event","worker","record","entry"}
     Fired {
         #[command(flatten)]
         redis: RedisArgs,
+        /// Resume from the cursor in FILE (if it exists) and write the new cursor there, so each
+        /// run prints only what is new
+        #[arg(long, value_name = "FILE")]
+        cursor: Option<PathBuf>,
+        /// Delete the printed outcomes from Redis afterwards (needs --cursor)
+        #[arg(long, requires = "cursor")]
+        trim: bool,
     },
     /// Print counts: subscriptions (and broadcast), events, pending, outcomes, workers, per range
     Stats {

@@ -94,14 +94,33 @@ pub fn run(command: ClusterCommand) -> Status {
             out.flush()?;
             Ok(0)
         }
-        ClusterCommand::Fired { redis } => {
+        ClusterCommand::Fired { redis, cursor, trim } => {
             let mut c = connect(&redis)?;
+            let mut at = match &cursor {
+                Some(f) if f.exists() => std::fs::read_to_string(f).map_err(|e| CliError::io(&format!("cannot read {}", f.display()), &e))?.trim().to_string(),
+                _ => String::new(),
+            };
             let mut out = Stdout::new(false);
-            for o in c.outcomes().map_err(cluster_error)? {
-                let line = json!({"id": o.id, "outcome": o.outcome, "event": o.event, "worker": o.worker, "record": o.record, "entry": o.entry});
-                out.line(&line.to_string())?;
+            loop {
+                let (batch, next) = c.read_outcomes(&at, 1000).map_err(cluster_error)?;
+                if batch.is_empty() {
+                    break;
+                }
+                for o in batch {
+                    let line = json!({"id": o.id, "outcome": o.outcome, "event": o.event, "worker": o.worker, "record": o.record, "entry": o.entry});
+                    out.line(&line.to_string())?;
+                }
+                at = next;
             }
             out.flush()?;
+            if let Some(f) = &cursor {
+                // Written whole, then renamed: a crash leaves the old cursor or the new one.
+                let tmp = f.with_extension("tmp");
+                std::fs::write(&tmp, format!("{at}\n")).and_then(|_| std::fs::rename(&tmp, f)).map_err(|e| CliError::io(&format!("cannot write {}", f.display()), &e))?;
+                if trim {
+                    c.trim_outcomes(&at).map_err(cluster_error)?;
+                }
+            }
             Ok(0)
         }
         ClusterCommand::Stats { redis } => {
