@@ -222,6 +222,16 @@ export declare class Cluster {
   /** Everything that fired or expired so far. */
   outcomes(): ClusterOutcome[]
   /**
+   * The outcomes after `cursor` (`''` or absent: from the start), at most `count` (default
+   * 1000) per output stream, and the cursor to read on from (text: store it to resume).
+   */
+  readOutcomes(cursor?: string | null, count?: number): { outcomes: ClusterOutcome[]; cursor: string }
+  /**
+   * Deletes the outcomes up to `cursor` (from `readOutcomes`) once they are handled;
+   * returns how many.
+   */
+  trimOutcomes(cursor: string): number
+  /**
    * Subscriptions (and how many are broadcast), events waiting and pending, outcomes, live
    * workers, and the same per range with its lease holder.
    */

@@ -105,11 +105,29 @@ impl Cluster {
     pub fn outcomes(&self, env: &Env) -> napi::Result<Json> {
         run(env, || {
             let all = self.lock().outcomes()?;
-            Ok(Json::Array(
-                all.into_iter()
-                    .map(|o| json!({"id": o.id, "outcome": o.outcome, "event": o.event, "worker": o.worker, "record": o.record, "entry": o.entry}))
-                    .collect(),
-            ))
+            Ok(Json::Array(all.into_iter().map(outcome_json).collect()))
+        })
+    }
+
+    /// The outcomes after `cursor` (`''` or absent: from the start), at most `count` (default
+    /// 1000) per output stream, and the cursor to read on from (text: store it to resume).
+    #[napi(ts_args_type = "cursor?: string | null, count?: number", ts_return_type = "{ outcomes: ClusterOutcome[]; cursor: string }")]
+    pub fn read_outcomes(&self, env: &Env, cursor: Option<Unknown>, count: Option<Unknown>) -> napi::Result<Json> {
+        run(env, || {
+            let cursor = convert::opt_string(cursor, "cursor")?.unwrap_or_default();
+            let count = convert::opt_count(count, "count")?.unwrap_or(1000);
+            let (batch, next) = self.lock().read_outcomes(&cursor, count)?;
+            Ok(json!({"outcomes": batch.into_iter().map(outcome_json).collect::<Vec<_>>(), "cursor": next}))
+        })
+    }
+
+    /// Deletes the outcomes up to `cursor` (from `readOutcomes`) once they are handled;
+    /// returns how many.
+    #[napi(ts_args_type = "cursor: string")]
+    pub fn trim_outcomes(&self, env: &Env, cursor: Unknown) -> napi::Result<u32> {
+        run(env, || {
+            let cursor = convert::string(cursor, "cursor")?;
+            Ok(self.lock().trim_outcomes(&cursor)? as u32)
         })
     }
 
@@ -131,6 +149,10 @@ impl Cluster {
             Ok(self.lock().claim(&scope, &key, ttl)?)
         })
     }
+}
+
+fn outcome_json(o: celmatch_cluster::Outcome) -> Json {
+    json!({"id": o.id, "outcome": o.outcome, "event": o.event, "worker": o.worker, "record": o.record, "entry": o.entry})
 }
 
 impl Cluster {

@@ -20,6 +20,17 @@ pub fn cluster_error(e: &celmatch_cluster::Error) -> PyErr {
     errors::error(class, e.code(), e.message(), None)
 }
 
+fn outcome_dict(py: Python<'_>, o: celmatch_cluster::Outcome) -> PyResult<Bound<'_, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", o.id)?;
+    d.set_item("outcome", o.outcome)?;
+    d.set_item("event", o.event)?;
+    d.set_item("worker", o.worker)?;
+    d.set_item("record", to_py(py, &o.record)?)?;
+    d.set_item("entry", o.entry)?;
+    Ok(d)
+}
+
 /// A routing table from a dict ``{"event name": "dotted.path"}``.
 pub fn routes_arg(routes: &Bound<'_, PyAny>) -> PyResult<Routes> {
     let json = to_json(routes, "routes", 2)?;
@@ -117,18 +128,26 @@ impl Cluster {
     /// "event" (the id of the event that fired it), "worker", "record", "entry"}``.
     fn outcomes<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
         let all = self.with(py, |c| c.outcomes())?;
-        all.into_iter()
-            .map(|o| {
-                let d = PyDict::new(py);
-                d.set_item("id", o.id)?;
-                d.set_item("outcome", o.outcome)?;
-                d.set_item("event", o.event)?;
-                d.set_item("worker", o.worker)?;
-                d.set_item("record", to_py(py, &o.record)?)?;
-                d.set_item("entry", o.entry)?;
-                Ok(d)
-            })
-            .collect()
+        all.into_iter().map(|o| outcome_dict(py, o)).collect()
+    }
+
+    /// read_outcomes(cursor="", count=1000) -> tuple[list[dict], str]
+    ///
+    /// The outcomes after ``cursor`` (``""``: from the start), at most ``count`` per output
+    /// stream, and the cursor to read on from (text: store it to resume).
+    #[pyo3(signature = (cursor = "", count = 1000))]
+    fn read_outcomes<'py>(&self, py: Python<'py>, cursor: &str, count: usize) -> PyResult<(Vec<Bound<'py, PyDict>>, String)> {
+        let (batch, next) = self.with(py, |c| c.read_outcomes(cursor, count))?;
+        Ok((batch.into_iter().map(|o| outcome_dict(py, o)).collect::<PyResult<_>>()?, next))
+    }
+
+    /// trim_outcomes(cursor) -> int
+    ///
+    /// Deletes the outcomes up to ``cursor`` (from ``read_outcomes``) once they are handled;
+    /// returns how many.
+    #[pyo3(signature = (cursor, /))]
+    fn trim_outcomes(&self, py: Python<'_>, cursor: &str) -> PyResult<u64> {
+        self.with(py, |c| c.trim_outcomes(cursor))
     }
 
     /// stats() -> dict

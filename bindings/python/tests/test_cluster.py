@@ -120,6 +120,12 @@ def test_cluster_end_to_end(redis_url):
     assert got == {("w1", "fired", "e1"), ("c1", "fired", "e2"), ("t1", "expired", "")}
     w1 = next(o for o in c.outcomes() if o["id"] == "w1")
     assert (w1["worker"], w1["record"]["owner"]) == ("pyw", "r1")
+    batch, cursor = c.read_outcomes()
+    assert len(batch) == 3 and c.read_outcomes(cursor) == ([], cursor)
+    assert c.trim_outcomes(cursor) == 3 and c.outcomes() == []
+    with pytest.raises(CelmatchError) as e:
+        c.read_outcomes("nonsense")
+    assert e.value.code == "invalid_argument"
     assert c.claim("idem", "k", 10) and not c.claim("idem", "k", 10)
     with pytest.raises(CelmatchError) as e:
         Cluster(redis_url, prefix="py", ranges=8)

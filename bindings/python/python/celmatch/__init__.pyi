@@ -421,7 +421,11 @@ class Cluster:
     def publish(self, event: Mapping[str, _JSON], /) -> str:
         """Publishes an event to its slot's range; returns the stream entry id."""
     def outcomes(self) -> list[_Outcome]:
-        """Everything that fired or expired so far."""
+        """Everything that fired or expired so far (and is not trimmed)."""
+    def read_outcomes(self, cursor: str = "", count: int = 1000) -> tuple[list[_Outcome], str]:
+        """The outcomes after ``cursor`` (at most ``count`` per stream) and the next cursor."""
+    def trim_outcomes(self, cursor: str, /) -> int:
+        """Deletes the outcomes up to ``cursor``; returns how many."""
     def stats(self) -> dict[str, Any]:
         """Subscriptions, broadcast, events, pending, outcomes, workers, per range."""
     def claim(self, scope: str, key: str, ttl: _Seconds) -> bool:
