@@ -299,8 +299,12 @@ pub fn run_with(shape: Shape, waits: u64, events: u64, seed: u64, options: Optio
     let bytes_per_wait = (rss_bytes() - rss_before).max(0.0) / waits as f64;
 
     // Events go to `threads` threads; thread t targets the waits i with i % threads == t, so
-    // that each re-adds what it fired without racing the others.
+    // that the threads never race for one wait. With waits to spare, every event targets a
+    // wait of its own and nothing is re-added, so all the work of consuming (including
+    // unfiling, which the engine may settle late) happens inside timed calls; otherwise
+    // consumed waits are re-added, untimed.
     let per_thread = events / options.threads as u64;
+    let distinct = events.saturating_mul(2) <= waits;
     let results: Vec<(Vec<f64>, f64)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..options.threads as u64)
             .map(|t| {
@@ -310,9 +314,15 @@ pub fn run_with(shape: Shape, waits: u64, events: u64, seed: u64, options: Optio
                     let mut lat = Vec::with_capacity(per_thread as usize);
                     let mut timed = 0.0;
                     let stride = options.threads as u64;
+                    let mut used = std::collections::HashSet::new();
                     for _ in 0..per_thread {
-                        let target = pick.gen_range(0..waits.div_ceil(stride)) * stride + t;
-                        let target = if target >= waits { t.min(waits - 1) } else { target };
+                        let target = loop {
+                            let target = pick.gen_range(0..waits.div_ceil(stride)) * stride + t;
+                            let target = if target >= waits { t.min(waits - 1) } else { target };
+                            if !distinct || used.insert(target) {
+                                break target;
+                            }
+                        };
                         let (sub, ev) = wait_and_event(shape, seed, target);
                         let bytes = serde_json::to_vec(&ev).expect("serialize");
                         let t0 = Instant::now();
@@ -321,7 +331,7 @@ pub fn run_with(shape: Shape, waits: u64, events: u64, seed: u64, options: Optio
                         timed += ns;
                         lat.push(ns);
                         assert!(fired.iter().any(|f| f.id == sub.id), "event for {} did not fire it: {fired:?}", sub.id);
-                        for f in fired {
+                        for f in fired.into_iter().filter(|_| !distinct) {
                             // Put consumed waits back (untimed) so every event sees all N.
                             engine.add(wait_and_event(shape, seed, f.id[1..].parse().expect("w<i>")).0).expect("re-add");
                         }

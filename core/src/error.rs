@@ -25,6 +25,8 @@ pub enum CompileErrorKind {
     NeverMatches,
     /// The condition is known not to be a boolean.
     NotBoolean,
+    /// A pattern given to `matches` is not a valid regular expression.
+    InvalidRegex,
 }
 
 impl CompileErrorKind {
@@ -40,6 +42,7 @@ impl CompileErrorKind {
             Self::MissingTriggerField => "missing_trigger_field",
             Self::NeverMatches => "never_matches",
             Self::NotBoolean => "not_boolean",
+            Self::InvalidRegex => "invalid_regex",
         }
     }
 }
@@ -204,6 +207,9 @@ pub enum ErrorKind {
     /// A subscription that is malformed: an empty id, an unknown record key, a negative
     /// timeout, …
     InvalidSubscription,
+    /// An engine configuration that is malformed: an unknown key, a value of the wrong type
+    /// or out of range (see [`Config::from_record`](crate::Config::from_record)).
+    InvalidConfig,
     /// An id already taken by a different subscription.
     IdConflict,
     /// A configured limit (event size or depth, claims, store capacity) was reached.
@@ -222,7 +228,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The stable code: the compile or evaluation code, or `invalid_event`,
-    /// `invalid_subscription`, `id_conflict`, `limit_exceeded`, `corrupt_store`,
+    /// `invalid_subscription`, `invalid_config`, `id_conflict`, `limit_exceeded`, `corrupt_store`,
     /// `incompatible_store`, `store_locked`, `io_error`, `engine_closed`.
     pub fn code(self) -> &'static str {
         match self {
@@ -230,6 +236,7 @@ impl ErrorKind {
             ErrorKind::Eval(k) => k.code(),
             ErrorKind::InvalidEvent => "invalid_event",
             ErrorKind::InvalidSubscription => "invalid_subscription",
+            ErrorKind::InvalidConfig => "invalid_config",
             ErrorKind::IdConflict => "id_conflict",
             ErrorKind::LimitExceeded => "limit_exceeded",
             ErrorKind::CorruptStore => "corrupt_store",
@@ -259,6 +266,9 @@ impl Error {
     }
     pub(crate) fn invalid_subscription(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::InvalidSubscription, message)
+    }
+    pub(crate) fn invalid_config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::InvalidConfig, message)
     }
     pub(crate) fn limit_exceeded(message: impl Into<String>) -> Self {
         Error::new(ErrorKind::LimitExceeded, message)

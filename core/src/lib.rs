@@ -71,6 +71,7 @@
 mod engine;
 mod error;
 mod eval;
+pub mod event;
 mod frontend;
 mod ids;
 mod index;
@@ -78,7 +79,7 @@ mod limits;
 pub mod routing;
 
 pub use engine::{
-    parse_duration_ms, parse_time_ms, Clock, Config, Durability, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription,
+    parse_duration_ms, parse_time_ms, Clock, Config, ConfigRecord, Durability, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription,
     SystemClock, DEFAULT_LOOKBACK_EVENTS, SCHEMA_VERSION,
 };
 pub use error::{CompileError, CompileErrorKind, Error, ErrorKind, EvalError, EvalErrorKind, Span};

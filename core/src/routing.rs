@@ -31,7 +31,8 @@
 //! satisfy broadcast subscriptions.
 
 use crate::error::Error;
-use crate::eval::{lookup_path, Value};
+use crate::eval::Value;
+use crate::event::Node;
 use crate::frontend::ast::Path;
 use crate::index::access::{self, Pred};
 use crate::{Engine, Subscription};
@@ -142,7 +143,17 @@ pub(crate) fn canonical_bytes(v: &Value<'_>) -> Option<Vec<u8>> {
 /// The canonical bytes of a JSON scalar, or `None` for arrays and objects. Exposed so that
 /// clients computing slots outside the engine use the same bytes.
 pub fn canonical_json_bytes(v: &Json) -> Option<Vec<u8>> {
-    canonical_bytes(&Value::from_json(v))
+    match v {
+        Json::Array(_) | Json::Object(_) => None,
+        // A scalar reads as the engine reads event values (ints that fit i64, else doubles).
+        scalar => canonical_bytes(&Value::from_node(&Node::from_json(scalar))),
+    }
+}
+
+/// The value at a field path, as the engine walks it: `None` when a field is missing or the
+/// path crosses a non-object.
+fn json_at<'j>(root: &'j Json, path: &[Arc<str>]) -> Option<&'j Json> {
+    path.iter().try_fold(root, |cur, field| cur.as_object()?.get(&**field))
 }
 
 impl Engine {
@@ -189,7 +200,7 @@ impl Engine {
             _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", self.config().fields.name))),
         };
         let Some(path) = routes.paths.get(name) else { return Ok(Route::Broadcast) };
-        let value = lookup_path(event, path).unwrap_or(&Json::Null);
+        let value = json_at(event, path).unwrap_or(&Json::Null);
         Ok(match canonical_json_bytes(value) {
             Some(bytes) => Route::Slots(vec![slot_of(&bytes)]),
             None => Route::Broadcast,

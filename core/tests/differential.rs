@@ -211,8 +211,24 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
         let relisted: BTreeSet<&str> =
             subs.iter().zip(&listed).filter(|(_, r)| matches!(r.matches(&ev), Ok(true))).map(|(s, _)| s.id.as_str()).collect();
         assert_eq!(relisted, expected, "{dialect:?} seed {seed}: subscriptions from get() decide event {ev} differently");
+        // Fired waits are consumed: put them back so every event sees the full set.
+        let put_back = |fired: &[celmatch::Fired]| {
+            for f in fired {
+                let s = subs.iter().find(|s| s.id == f.id).unwrap();
+                let mut back = Subscription::wait(&s.id, "app/e").when(&s.cond);
+                if let Some(t) = &s.trigger {
+                    back = back.with_trigger(t.clone());
+                }
+                assert_eq!(engine.add(back).unwrap(), None);
+            }
+        };
+        // The text path (event view over the bytes) and the value path decide alike.
+        let by_text = engine.process_bytes(ev.to_string().as_bytes()).unwrap();
+        put_back(&by_text);
         let fired = engine.process(&ev).unwrap();
+        let by_text: BTreeSet<&str> = by_text.iter().map(|f| f.id.as_str()).collect();
         let got: BTreeSet<&str> = fired.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(by_text, got, "{dialect:?} seed {seed}: process_bytes and process disagree on {ev}");
         if got != expected {
             let missed: Vec<_> = expected.difference(&got).collect();
             let extra: Vec<_> = got.difference(&expected).collect();
@@ -226,15 +242,7 @@ fn run(dialect: Dialect, seed: u64, subs_n: usize, events_n: usize) -> (u64, u64
                 extra.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
             );
         }
-        // Fired waits were consumed: put them back so every event sees the full set.
-        for f in &fired {
-            let s = subs.iter().find(|s| s.id == f.id).unwrap();
-            let mut back = Subscription::wait(&s.id, "app/e").when(&s.cond);
-            if let Some(t) = &s.trigger {
-                back = back.with_trigger(t.clone());
-            }
-            assert_eq!(engine.add(back).unwrap(), None);
-        }
+        put_back(&fired);
         if i % 16 == 0 {
             engine.validate().unwrap();
         }

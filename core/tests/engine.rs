@@ -335,6 +335,44 @@ fn concurrent_processing_of_one_event_fires_each_subscription_once() {
     }
 }
 
+/// Threads race with different events that all satisfy one wait: it fires exactly once, to
+/// one of them, and is gone for every later call (the claim is atomic; settling is later).
+#[test]
+fn racing_events_fire_one_wait_exactly_once() {
+    let config = Config { cancel_removes_owner: true, ..Config::default() };
+    let (engine, _clock) = engine_with(config);
+    let engine = Arc::new(engine);
+    for round in 0..300 {
+        let id = format!("w{round}");
+        engine.add(Subscription::wait(&id, "app/paid").when("async.data.order == 'o-1'").with_owner(format!("run{round}"))).unwrap();
+        // A cancellation of the same owner that only event 3 satisfies: it fires once and
+        // finds the wait claimed already (by event 3 itself, in registration order, or by
+        // another event), so removing the owner's other subscriptions removes nothing twice.
+        engine.add(Subscription::cancel(format!("c{round}"), "app/paid").when("async.data.n > 2").with_owner(format!("run{round}"))).unwrap();
+        let barrier = Arc::new(Barrier::new(4));
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let (engine, barrier) = (engine.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let text = format!(r#"{{"name": "app/paid", "id": "e{t}", "data": {{"order": "o-1", "n": {t}}}}}"#);
+                    engine.process_bytes(text.as_bytes()).unwrap()
+                })
+            })
+            .collect();
+        let fired: Vec<Fired> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        let waits = fired.iter().filter(|f| f.id == id).count();
+        let cancels = fired.iter().filter(|f| f.kind == Kind::Cancel).count();
+        assert_eq!((waits, cancels, fired.len()), (1, 1, 2), "round {round}: {fired:?}");
+        assert!(!engine.contains(&id) && engine.get(&id).is_none(), "round {round}: a fired wait is still listed");
+        assert!(engine.is_empty(), "round {round}");
+        assert!(!engine.remove(&id).unwrap(), "round {round}: removing a fired wait");
+        assert_eq!(engine.remove_owner(&format!("run{round}")).unwrap(), 0);
+        engine.validate().unwrap();
+    }
+    assert!(engine.is_empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Evaluation errors
 

@@ -5,7 +5,7 @@
 //! engine: `process` on the parsed event, `process_bytes` on its serialized JSON, and
 //! `process_many` with a one-event batch. All three must give the expected results.
 
-use celmatch::{Config, Dialect, Engine, Error, EventFields, Fired, ManualClock, Subscription};
+use celmatch::{Config, Dialect, Engine, Error, Fired, ManualClock, Subscription};
 use serde_json::{json, Value as Json};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,27 +35,16 @@ fn dialects(config: &Json) -> Vec<Dialect> {
     }
 }
 
-/// The engine a case describes, with its manual clock.
-fn engine(config: &Json, dialect: Dialect) -> (Engine, Arc<ManualClock>) {
-    let now = config.get("now").and_then(Json::as_i64).unwrap_or(DEFAULT_NOW);
-    let clock = Arc::new(ManualClock::new(now));
-    let mut c = Config { dialect, clock: clock.clone(), ..Config::default() };
-    c.fields = match config.get("fields").and_then(Json::as_str).unwrap_or("inngest") {
-        "inngest" => EventFields::inngest(),
-        "cloudevents" => EventFields::cloudevents(),
-        other => panic!("unknown fields {other}"),
-    };
-    if let Some(lb) = config.get("lookback") {
-        c.lookback_max_age_ms = lb.get("max_age_ms").and_then(Json::as_i64).unwrap_or(300_000);
-        c.lookback_max_events = lb.get("max_events").and_then(Json::as_u64).unwrap_or(100) as usize;
-    }
-    if let Some(b) = config.get("cancel_removes_owner").and_then(Json::as_bool) {
-        c.cancel_removes_owner = b;
-    }
-    if let Some(n) = config.get("max_claims").and_then(Json::as_u64) {
-        c.max_claims = n as usize;
-    }
-    (Engine::new(c), clock)
+/// The engine a case describes, with its manual clock: the case's `config` is a configuration
+/// record, read by the core as the bindings' options are (`dialect` set to the run's, `now`
+/// defaulted), or the error reading it gives.
+fn engine(config: &Json, dialect: Dialect) -> Result<(Engine, Arc<ManualClock>), Error> {
+    let mut record = config.clone();
+    let obj = record.as_object_mut().expect("config is an object");
+    obj.insert("dialect".into(), json!(if dialect == Dialect::Strict { "strict" } else { "lenient" }));
+    obj.entry("now").or_insert(json!(DEFAULT_NOW));
+    let r = Config::read_record(&record)?;
+    Ok((Engine::new(r.config), r.clock.expect("`now` starts a manual clock")))
 }
 
 fn error_json(e: &Error) -> Json {
@@ -137,7 +126,20 @@ fn step(engine: &Engine, clock: &ManualClock, step: &Json, feed: Feed) -> Result
 /// Runs one case; `Err` describes the first mismatch.
 fn run(case: &Json, dialect: Dialect, feed: Feed, steps_run: &mut usize) -> Result<(), String> {
     let empty = json!({});
-    let (engine, clock) = engine(case.get("config").unwrap_or(&empty), dialect);
+    let built = engine(case.get("config").unwrap_or(&empty), dialect);
+    let (engine, clock) = match (built, case.get("config_error")) {
+        (Ok(built), None) => built,
+        (Err(e), Some(want)) => {
+            *steps_run += 1;
+            let message = want.get("message").and_then(Json::as_str).unwrap_or("");
+            if e.code() != want["code"] || !e.message().contains(message) {
+                return Err(format!("config error {}: {}, want {want}", e.code(), e.message()));
+            }
+            return Ok(());
+        }
+        (Ok(_), Some(want)) => return Err(format!("the config was accepted, want {want}")),
+        (Err(e), None) => return Err(format!("config: {e}")),
+    };
     for (i, s) in case["steps"].as_array().ok_or("case without steps")?.iter().enumerate() {
         let got = step(&engine, &clock, s, feed).map_err(|e| format!("step {i}: {e}"))?;
         *steps_run += 1;

@@ -78,3 +78,23 @@ fn template_cache_rejects_what_the_parser_rejects() {
         }
     }
 }
+
+#[test]
+fn invalid_regex_points_at_its_literal() {
+    let e = Engine::default();
+    let src = "async.data.a == \"[\" && async.data.s.matches(\"inv_[0-9\")";
+    // Twice: the first compile builds the template, the second goes through it.
+    for _ in 0..2 {
+        let err = e.compile(src).unwrap_err();
+        assert_eq!(err.code(), "invalid_regex", "{err}");
+        assert_eq!(&src[err.span().start..err.span().end], "\"inv_[0-9\"", "{err}");
+        assert!(err.message().contains("inv_[0-9"), "{err}");
+    }
+    // The same text is an ordinary string where it is not a pattern.
+    assert!(e.compile("async.data.a == \"inv_[0-9\"").is_ok());
+    // One bad subscription disturbs nothing else.
+    e.add(Subscription::wait("ok", "app/x").when("async.data.s.matches(\"^inv_\")")).unwrap();
+    assert_eq!(e.add(Subscription::wait("bad", "app/x").when(src)).unwrap_err().code(), "invalid_regex");
+    let fired = e.process(&json!({"name": "app/x", "data": {"s": "inv_1"}})).unwrap();
+    assert_eq!(fired.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), ["ok"]);
+}

@@ -99,6 +99,23 @@ fn event_size_and_depth_just_over_the_limit() {
 }
 
 #[test]
+fn check_event_applies_the_text_limits_to_values() {
+    let limits = Limits { max_event_bytes: 64, max_event_depth: 4, ..Limits::default() };
+    let e = engine_with(limits);
+    let parse = |t: &str| -> serde_json::Value { serde_json::from_str(t).unwrap() };
+    assert!(e.check_event(&parse(r#"{"name":"a","data":{"b":{"c":[1]}}}"#)).is_ok());
+    assert_eq!(e.check_event(&parse(r#"{"name":"a","data":{"b":{"c":[[1]]}}}"#)).unwrap_err().code(), "limit_exceeded");
+    // Exactly at the limit, and one byte over it (as serde writes it, keys sorted).
+    let at = format!(r#"{{"data":"{}","name":"a"}}"#, "x".repeat(64 - 22));
+    assert_eq!(at.len(), 64);
+    assert!(e.check_event(&parse(&at)).is_ok());
+    let over = format!(r#"{{"data":"{}","name":"a"}}"#, "x".repeat(64 - 21));
+    let err = e.check_event(&parse(&over)).unwrap_err();
+    assert_eq!(err.code(), "limit_exceeded");
+    assert!(err.message().contains("64"), "{}", err.message());
+}
+
+#[test]
 fn claims_are_bounded_and_expired_ones_reclaimed() {
     let e = Engine::new(Config { max_claims: 3, ..Config::default() });
     for k in ["a", "b", "c"] {

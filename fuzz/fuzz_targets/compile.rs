@@ -22,6 +22,7 @@ const CODES: &[&str] = &[
     "missing_trigger_field",
     "never_matches",
     "not_boolean",
+    "invalid_regex",
 ];
 
 fn check_error(src: &str, e: &CompileError, what: &str) {

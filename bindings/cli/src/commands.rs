@@ -12,8 +12,30 @@ use std::path::Path;
 /// What a command ended with: its exit status (errors already reported).
 pub type Status = Result<i32, CliError>;
 
-pub fn engine(g: &Global) -> Engine {
-    Engine::new(Config { dialect: g.dialect.into(), ..Config::default() })
+/// Largest `--config` file read.
+const CONFIG_CAP: usize = 1 << 20;
+
+/// The engine configuration: the `--config` record with `--dialect` over it, read by the core
+/// (`Config::from_record`, as every binding does). A bad record is a usage error.
+pub fn config(g: &Global) -> Result<Config, CliError> {
+    let mut record = match g.config.as_deref() {
+        None => Json::Object(Map::new()),
+        Some(text) if text.trim_start().starts_with('{') => {
+            serde_json::from_str(text).map_err(|e| input::json_error(&e, "--config", "invalid_config").exit(EXIT_USAGE))?
+        }
+        Some(path) => {
+            let bytes = input::read_capped(Path::new(path), CONFIG_CAP, "invalid_config").map_err(|e| e.exit(EXIT_USAGE))?;
+            serde_json::from_slice(&bytes).map_err(|e| input::json_error(&e, &format!("--config {path}"), "invalid_config").exit(EXIT_USAGE))?
+        }
+    };
+    if let (Some(d), Some(obj)) = (g.dialect, record.as_object_mut()) {
+        obj.insert("dialect".into(), d.as_str().into());
+    }
+    Config::from_record(&record).map_err(|e| CliError::new(e.code(), format!("--config: {}", e.message())).exit(EXIT_USAGE))
+}
+
+pub fn engine(g: &Global) -> Result<Engine, CliError> {
+    Ok(Engine::new(config(g)?))
 }
 
 /// Reads a JSON object (`--event`, `--trigger`) through the engine's event parser, so the
@@ -84,12 +106,12 @@ fn stdout_error(e: io::Error) -> CliError {
 }
 
 /// EXPR: the expression, or `-` to read it from stdin (one trailing newline is dropped).
-fn read_expr(arg: OsString) -> Result<String, CliError> {
+fn read_expr(arg: OsString, engine: &Engine) -> Result<String, CliError> {
     if arg != "-" {
         return utf8(arg, "EXPR");
     }
     // Past the engine's limit it reports `too_long` itself; this only bounds memory.
-    let cap = Config::default().limits.max_expr_bytes.saturating_mul(4);
+    let cap = engine.config().limits.max_expr_bytes.saturating_mul(4);
     let bytes = input::read_capped(Path::new("-"), cap, "too_long")?;
     let mut s = String::from_utf8(bytes).map_err(|_| CliError::new("invalid_utf8", "the expression on stdin is not valid UTF-8"))?;
     if s.ends_with('\n') {
@@ -109,8 +131,8 @@ pub fn check(g: &Global, expr: OsString, trigger: Option<&Path>) -> Status {
         let (expr_p, trig_p) = (std::path::PathBuf::from(&expr), t.to_path_buf());
         input::one_stdin(&[("EXPR", &expr_p), ("trigger", &trig_p)])?;
     }
-    let expr = read_expr(expr)?;
-    let engine = engine(g);
+    let engine = engine(g)?;
+    let expr = read_expr(expr, &engine)?;
     let explained = match trigger {
         None => engine.explain_expr(&expr).map_err(|e| CliError::compile(e, &expr))?,
         Some(t) => {
@@ -158,8 +180,8 @@ pub fn eval(g: &Global, expr: OsString, event: &Path, trigger: Option<&Path>, ke
         ins.push(("trigger", t));
     }
     input::one_stdin(&ins)?;
-    let expr = read_expr(expr)?;
-    let engine = engine(g);
+    let engine = engine(g)?;
+    let expr = read_expr(expr, &engine)?;
     let event = read_event_doc(&engine, event, "event", "invalid_event")?;
     let trigger = match trigger {
         Some(t) => Some(read_event_doc(&engine, t, "trigger", "invalid_trigger")?),
@@ -275,7 +297,7 @@ pub fn run_match(g: &Global, subscriptions: Option<&Path>, events: &Path, state:
     input::one_stdin(&inputs)?;
     let out_mode = Out { json: g.json };
     let engine = match state {
-        None => engine(g),
+        None => engine(g)?,
         Some(path) => open_store(g, path)?,
     };
     let mut status = 0;
@@ -321,8 +343,7 @@ pub fn run_match(g: &Global, subscriptions: Option<&Path>, events: &Path, state:
 
 /// A durable engine on `path` (the CLI's configuration), or the store's error.
 fn open_store(g: &Global, path: &Path) -> Result<Engine, CliError> {
-    Engine::open(path, Config { dialect: g.dialect.into(), ..Config::default() })
-        .map_err(|e| CliError::new(e.code(), e.message()))
+    Engine::open(path, config(g)?).map_err(|e| CliError::new(e.code(), e.message()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +401,7 @@ pub fn explain(g: &Global, subscriptions: &Path, event: &Path, id: Option<OsStri
     input::one_stdin(&[("subscriptions", &sp), ("event", &ep)])?;
     let id = id.map(|i| utf8(i, "--id")).transpose()?;
     let out_mode = Out { json: g.json };
-    let engine = engine(g);
+    let engine = engine(g)?;
     let event = read_event_doc(&engine, event, "event", "invalid_event")?;
     let loaded = load_subscriptions(&engine, subscriptions)?;
 

@@ -656,6 +656,43 @@ fn match_times_and_dialects() {
 }
 
 #[test]
+fn config_record_sets_the_engine_up() {
+    // The record is read by the core, as Python's and Node's options are.
+    let subs = file(ndjson(&[json!({"id": "w", "event": "com.x", "not_before": "2023-11-14T22:13:00Z"})]));
+    let events = file(ndjson(&[json!({"type": "com.x", "time": "2023-11-14T22:13:10Z", "data": {}})]));
+    let config = r#"{"event_fields": "cloudevents", "lookback": {"max_age": "5m"}, "now": "2023-11-14T22:13:20Z"}"#;
+    let r = run(&["match", "--config", config, "--subscriptions", &subs, "--events", &events]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(fired_ids(&r.json_lines()[0]), ["w"], "cloudevents fields: `type` is the name, `time` the time");
+    // From a file, with --dialect over the record's dialect.
+    let lenient = file(r#"{"dialect": "lenient"}"#);
+    let event = file(r#"{"name": "e", "data": {}}"#);
+    let r = run(&["eval", "async.data.missing", "--event", &event, "--config", &lenient]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "null"), "{}", r.stderr);
+    let r = run(&["eval", "async.data.missing", "--event", &event, "--config", &lenient, "--dialect", "strict", "--json"]);
+    assert_eq!(r.json()["error"]["code"], "no_such_key");
+    let r = run(&["check", "async.data.missing == 1", "--config", r#"{"limits": {"max_expr_bytes": 10}}"#, "--json"]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.json()["error"]["code"], "too_long");
+}
+
+#[test]
+fn config_errors_name_the_key_and_exit_2() {
+    let r = run(&["check", "true", "--json", "--config", r#"{"lookback": {"max_event": 3}}"#]);
+    assert_eq!(r.code, 2);
+    let e = &r.json()["error"];
+    assert_eq!(e["code"], "invalid_config");
+    assert!(e["message"].as_str().unwrap().contains(r#"unknown key "max_event" in lookback; did you mean "max_events"?"#), "{e}");
+    let r = run(&["check", "true", "--json", "--config", r#"{"limits": {"max_depth": -1}}"#]);
+    assert_eq!((r.code, r.json()["error"]["code"].as_str()), (2, Some("invalid_config")));
+    let r = run(&["check", "true", "--json", "--config", "{not json"]);
+    assert_eq!((r.code, r.json()["error"]["code"].as_str()), (2, Some("invalid_config")));
+    let r = run(&["check", "true", "--config", &file("[1]")]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("invalid_config"), "{}", r.stderr);
+}
+
+#[test]
 fn match_missing_file_is_an_error() {
     let r = run(&["match", "--subscriptions", "/nonexistent/subs", "--events", "/nonexistent/events"]);
     assert_eq!(r.code, 1);

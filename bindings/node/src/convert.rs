@@ -147,13 +147,3 @@ pub fn duration(v: Unknown<'_>, what: &str) -> Outcome<i64> {
         _ => Err(Failure::argument(format!("{what} must be milliseconds or a duration string, got {}", type_name(&v)))),
     }
 }
-
-/// A duration inside a parsed options document.
-pub fn json_duration(v: &Json, what: &str, code: &'static str) -> Outcome<i64> {
-    match v {
-        Json::Number(n) => n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64),
-        Json::String(s) => celmatch::parse_duration_ms(s),
-        _ => None,
-    }
-    .ok_or_else(|| Failure::new(code, format!("{what} must be milliseconds or a duration string like \"5m\"")))
-}

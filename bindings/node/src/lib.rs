@@ -9,7 +9,7 @@ mod cluster;
 mod convert;
 mod error;
 
-use celmatch::{Config, Dialect, EventFields, ManualClock, Subscription};
+use celmatch::{Config, ManualClock, Subscription};
 use convert::present;
 use error::{run, Failure, Outcome, INVALID_ARGUMENT, INVALID_CONFIG};
 use napi::bindgen_prelude::AsyncTask;
@@ -50,12 +50,11 @@ impl Engine {
     #[napi(constructor, ts_args_type = "options?: EngineOptions")]
     pub fn new(env: &Env, options: Option<Unknown>) -> napi::Result<Self> {
         run(env, || {
-            let options = match present(options) {
-                None => Json::Object(Map::new()),
-                Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
-            };
-            let (config, clock) = config_from(&options)?;
-            Ok(Engine { inner: Arc::new(celmatch::Engine::new(config)), clock })
+            let record = read_options(env, options)?;
+            if record.durability_given {
+                return Err(Failure::new(INVALID_CONFIG, "durability is an option of Engine.open (an engine made with new Engine keeps nothing)"));
+            }
+            Ok(Engine { inner: Arc::new(celmatch::Engine::new(record.config)), clock: record.clock })
         })
     }
 
@@ -69,19 +68,8 @@ impl Engine {
     pub fn open(env: &Env, path: Unknown, options: Option<Unknown>) -> napi::Result<Self> {
         run(env, || {
             let path = convert::string(path, "path")?;
-            let mut options = match present(options) {
-                None => Json::Object(Map::new()),
-                Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
-            };
-            let durability = match options.as_object_mut().and_then(|m| m.remove("durability")) {
-                None | Some(Json::Null) => celmatch::Durability::Process,
-                Some(Json::String(s)) if s == "process" => celmatch::Durability::Process,
-                Some(Json::String(s)) if s == "power" => celmatch::Durability::Power,
-                Some(other) => return Err(Failure::new(INVALID_CONFIG, format!("durability must be \"process\" or \"power\", got {other}"))),
-            };
-            let (mut config, clock) = config_from(&options)?;
-            config.durability = durability;
-            Ok(Engine { inner: Arc::new(celmatch::Engine::open(&path, config)?), clock })
+            let record = read_options(env, options)?;
+            Ok(Engine { inner: Arc::new(celmatch::Engine::open(&path, record.config)?), clock: record.clock })
         })
     }
 
@@ -441,98 +429,15 @@ fn slots(r: celmatch::Route) -> Option<Vec<u32>> {
     }
 }
 
-fn uint(v: &Json, what: &str) -> Outcome<usize> {
-    v.as_u64()
-        .or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15).map(|f| f as u64))
-        .map(|n| n as usize)
-        .ok_or_else(|| Failure::new(INVALID_CONFIG, format!("{what} must be a non-negative integer, got {v}")))
-}
-
-fn object<'a>(v: &'a Json, what: &str) -> Outcome<&'a Map<String, Json>> {
-    v.as_object().ok_or_else(|| Failure::new(INVALID_CONFIG, format!("{what} must be an object, got {v}")))
-}
-
-fn unknown_option(what: &str, key: &str, known: &str) -> Failure {
-    Failure::new(INVALID_CONFIG, format!("unknown option {what}{key:?} (known: {known})"))
-}
-
-/// `EngineOptions` (see `types/header.d.ts`) to a core `Config` and, with `now`, a manual clock.
-fn config_from(options: &Json) -> Outcome<(Config, Option<Arc<ManualClock>>)> {
-    let mut config = Config::default();
-    let mut clock = None;
-    for (key, v) in object(options, "options")? {
-        if v.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "dialect" => {
-                config.dialect = match v.as_str() {
-                    Some("strict") => Dialect::Strict,
-                    Some("lenient") => Dialect::Lenient,
-                    _ => return Err(Failure::new(INVALID_CONFIG, format!("dialect must be \"strict\" or \"lenient\", got {v}"))),
-                }
-            }
-            "lookback" => {
-                // Giving lookback settings turns the buffer on, as in Python (the core's default
-                // is off); `maxEvents: 0` turns it off again.
-                config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
-                for (k, v) in object(v, "lookback")? {
-                    match k.as_str() {
-                        "maxAgeMs" => config.lookback_max_age_ms = convert::json_duration(v, "lookback.maxAgeMs", INVALID_CONFIG)?,
-                        "maxEvents" => config.lookback_max_events = uint(v, "lookback.maxEvents")?,
-                        "maxBytes" => config.lookback_max_bytes = uint(v, "lookback.maxBytes")?,
-                        _ => return Err(unknown_option("lookback.", k, "maxAgeMs, maxEvents, maxBytes")),
-                    }
-                }
-            }
-            "limits" => {
-                let l = &mut config.limits;
-                for (k, v) in object(v, "limits")? {
-                    let n = uint(v, &format!("limits.{k}"))?;
-                    match k.as_str() {
-                        "maxExprBytes" => l.max_expr_bytes = n,
-                        "maxDepth" => l.max_depth = n,
-                        "maxConjunctions" => l.max_conjunctions = n,
-                        "maxEventBytes" => l.max_event_bytes = n,
-                        "maxEventDepth" => l.max_event_depth = n,
-                        _ => return Err(unknown_option("limits.", k, "maxExprBytes, maxDepth, maxConjunctions, maxEventBytes, maxEventDepth")),
-                    }
-                }
-            }
-            "eventFields" => {
-                config.fields = match v {
-                    Json::String(s) if s == "cloudevents" => EventFields::cloudevents(),
-                    Json::String(s) if s == "inngest" => EventFields::inngest(),
-                    Json::Object(m) => {
-                        let mut f = EventFields::inngest();
-                        for (k, v) in m {
-                            let s = v.as_str().ok_or_else(|| Failure::new(INVALID_CONFIG, format!("eventFields.{k} must be a string")))?.to_owned();
-                            match k.as_str() {
-                                "name" => f.name = s,
-                                "id" => f.id = s,
-                                "time" => f.time = s,
-                                _ => return Err(unknown_option("eventFields.", k, "name, id, time")),
-                            }
-                        }
-                        f
-                    }
-                    _ => return Err(Failure::new(INVALID_CONFIG, format!("eventFields must be {{name, id, time}}, \"cloudevents\" or \"inngest\", got {v}"))),
-                }
-            }
-            "cancelRemovesOwner" => {
-                config.cancel_removes_owner = v.as_bool().ok_or_else(|| Failure::new(INVALID_CONFIG, "cancelRemovesOwner must be a boolean"))?
-            }
-            "maxClaims" => config.max_claims = uint(v, "maxClaims")?,
-            "now" => {
-                let t = celmatch::parse_time_ms(v).ok_or_else(|| Failure::new(INVALID_CONFIG, format!("now must be epoch milliseconds, a Date or an RFC 3339 string, got {v}")))?;
-                let c = Arc::new(ManualClock::new(t));
-                config.clock = c.clone();
-                clock = Some(c);
-            }
-            _ => return Err(unknown_option("", key, "dialect, lookback, limits, eventFields, cancelRemovesOwner, maxClaims, now")),
-        }
-    }
-    Ok((config, clock))
+/// The engine options (`EngineOptions`, see `types/header.d.ts`) as the core's configuration
+/// record: the core reads, validates and defaults them (`Config::read_record`), so unknown
+/// keys and bad values are `invalid_config` with the same messages as in every binding.
+fn read_options(env: &Env, options: Option<Unknown>) -> Outcome<celmatch::ConfigRecord> {
+    let options = match present(options) {
+        None => Json::Object(Map::new()),
+        Some(o) => convert::json(env, o, INVALID_CONFIG, "options")?,
+    };
+    Ok(Config::read_record(&options)?)
 }
 
 /// The JSON text of each event of an array (a bad one fails alone, in its place).

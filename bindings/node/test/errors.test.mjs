@@ -155,6 +155,9 @@ test('invalid options', () => {
     { eventFields: { topic: 'x' } },
     { cancelRemovesOwner: 'yes' },
     { now: 'yesterday' },
+    { lookback: { maxAgeMs: -1 } },
+    { maxClaims: 1, max_claims: 2 },
+    { durability: 'power' },
   ]) {
     throwsCode(() => new Engine(bad), 'invalid_config')
   }
@@ -162,6 +165,30 @@ test('invalid options', () => {
   assert.ok(new Engine(null))
   assert.ok(new Engine({}))
   assert.ok(new Engine({ dialect: undefined, lookback: null }))
+})
+
+test('options are read by the core: unknown keys are named, with the closest known one', () => {
+  const message = (options) => {
+    try {
+      new Engine(options)
+    } catch (e) {
+      assert.equal(e.code, 'invalid_config')
+      return e.message
+    }
+    assert.fail('no error')
+  }
+  assert.match(message({ dialcet: 'strict' }), /unknown key "dialcet" in the engine configuration; did you mean "dialect"\?/)
+  assert.match(message({ lookback: { maxEvent: 3 } }), /"maxEvent" in lookback; did you mean "maxEvents"\?/)
+  assert.match(message({ limits: { maxDepht: 3 } }), /"maxDepht" in limits; did you mean "maxDepth"\?/)
+  assert.match(message({ eventFields: { nmae: 'topic' } }), /did you mean "name"\?/)
+  assert.match(message({ cancelRemovesOwner: 'yes' }), /"cancelRemovesOwner" must be a boolean/)
+  assert.match(message({ limits: { maxDepth: 1.5 } }), /"limits.maxDepth" must be a non-negative integer/)
+  assert.match(message({ lookback: { maxAgeMs: -1 } }), /"lookback.maxAgeMs" must be non-negative milliseconds/)
+  assert.match(message({ durability: 'power' }), /durability is an option of Engine.open/)
+  // The core's canonical snake_case spellings are accepted too (one record shape everywhere).
+  const eng = new Engine({ event_fields: 'cloudevents', cancel_removes_owner: true, lookback: { max_age: '1m', max_events: 5 } })
+  eng.process({ type: 'e', data: {} })
+  assert.equal(eng.stats().lookback_events, 1)
 })
 
 test('invalid arguments', () => {

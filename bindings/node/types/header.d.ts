@@ -17,13 +17,25 @@ export type EventInput = Record<string, unknown> | string
 
 export type EvalMode = 'condition' | 'key'
 
+/** Engine options. The core reads them (the configuration record that every binding hands
+ *  over, so defaults and checks are the same everywhere): an unknown key, a key given in two
+ *  spellings, or a bad value throws `invalid_config` naming the key, with the closest known
+ *  key for a typo (`did you mean "maxEvents"?`). The core's snake_case spellings
+ *  (`event_fields`, `max_events`, …) are accepted too. */
 export interface EngineOptions {
   /** Default `'strict'`. */
   dialect?: Dialect
   /** Buffer recent events per event name so that a wait added with `lookback` can be
    *  satisfied by an event that arrived just before it. Giving it turns the buffer on
    *  (`maxEvents` defaults to 10,000, as in Python; 0 turns it off). */
-  lookback?: { maxAgeMs?: DurationInput; maxEvents?: number; maxBytes?: number }
+  lookback?: {
+    /** Events older than this are dropped: milliseconds or a duration string; default 5 minutes. */
+    maxAgeMs?: DurationInput
+    /** Most events kept per event name; default 10,000. */
+    maxEvents?: number
+    /** Most bytes of event JSON kept per event name; default 16 MiB. */
+    maxBytes?: number
+  }
   /** Input limits; every one has a safe default. */
   limits?: {
     maxExprBytes?: number
@@ -139,7 +151,7 @@ export interface Explanation {
 /** Codes of the errors celmatch throws (`err.code`). */
 export type ErrorCode =
   | 'parse_error' | 'too_long' | 'too_deep' | 'unknown_variable' | 'unknown_function'
-  | 'unsupported' | 'missing_trigger_field' | 'never_matches' | 'not_boolean'
+  | 'unsupported' | 'missing_trigger_field' | 'never_matches' | 'not_boolean' | 'invalid_regex'
   | 'invalid_event' | 'invalid_subscription' | 'id_conflict' | 'limit_exceeded'
   | 'no_such_key' | 'no_such_overload' | 'division_by_zero' | 'overflow'
   | 'index_out_of_range' | 'invalid_argument' | 'not_bool'

@@ -126,11 +126,15 @@ pub enum EventInput {
     Text(Vec<u8>),
 }
 
-/// Reads an event: a `dict` (converted), or `str`/`bytes`/`bytearray` holding JSON text
+/// Reads an event: a `dict` (converted, and checked against the engine's `max_event_depth`
+/// and `max_event_bytes` as its JSON text would be), or `str`/`bytes`/`bytearray` holding JSON text
 /// (copied, parsed by the engine).
-pub fn event_input(obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<EventInput> {
+pub fn event_input(obj: &Bound<'_, PyAny>, engine: &celmatch::Engine) -> PyResult<EventInput> {
     if let Ok(d) = obj.cast::<PyDict>() {
-        return to_json(d.as_any(), "event", max_depth).map(EventInput::Json);
+        // The engine's size and depth limits hold for a dict as for JSON text.
+        let json = to_json(d.as_any(), "event", engine.config().limits.max_event_depth)?;
+        engine.check_event(&json).map_err(|e| errors::from_core(&e))?;
+        return Ok(EventInput::Json(json));
     }
     if let Ok(s) = obj.cast::<PyString>() {
         return Ok(EventInput::Text(s.to_cow()?.into_owned().into_bytes()));
@@ -150,7 +154,7 @@ pub fn event_input(obj: &Bound<'_, PyAny>, max_depth: usize) -> PyResult<EventIn
 /// Reads an event as a JSON value: a `dict`, or JSON text parsed by the engine (within its
 /// size and depth limits).
 pub fn event_json(obj: &Bound<'_, PyAny>, engine: &celmatch::Engine) -> PyResult<Json> {
-    match event_input(obj, engine.config().limits.max_event_depth)? {
+    match event_input(obj, engine)? {
         EventInput::Json(j) => Ok(j),
         EventInput::Text(t) => engine.parse_event(&t).map_err(|e| errors::from_core(&e)),
     }

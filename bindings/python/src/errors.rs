@@ -2,8 +2,10 @@
 //! chosen by its stable code — never by message text.
 
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 
 create_exception!(
     celmatch,
@@ -27,12 +29,34 @@ create_exception!(
      is e.g. \"no_such_key\", \"no_such_overload\", \"division_by_zero\"."
 );
 
+static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+const CONFIG_ERROR_DOC: &str = "The engine configuration (the keyword arguments of `Engine` and `Engine.open`) is\n\
+     invalid: an unknown key (the message names it, with the closest known one), or a value of\n\
+     the wrong type or range. `.code` is \"invalid_config\". A `CelmatchError` (so a\n\
+     `ValueError`) and a `TypeError`, like an unexpected keyword argument.";
+
+/// `celmatch.ConfigError`: a subclass of both `CelmatchError` and `TypeError` (which
+/// `create_exception!` cannot make), created once per interpreter.
+pub fn config_error_type(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    let t = CONFIG_ERROR.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+        let bases = PyTuple::new(py, [py.get_type::<CelmatchError>(), py.get_type::<PyTypeError>()])?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__doc__", CONFIG_ERROR_DOC)?;
+        namespace.set_item("__module__", "celmatch")?;
+        let class = py.get_type::<PyType>().call1(("ConfigError", bases, namespace))?;
+        Ok(class.cast_into::<PyType>()?.unbind())
+    })?;
+    Ok(t.bind(py))
+}
+
 /// Which Python exception class an error becomes: from the core's `ErrorKind`, never from
 /// its code or message text.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Class {
     Compile,
     Eval,
+    Config,
     Other,
 }
 
@@ -41,6 +65,7 @@ impl Class {
         match kind {
             celmatch::ErrorKind::Compile(_) => Class::Compile,
             celmatch::ErrorKind::Eval(_) => Class::Eval,
+            celmatch::ErrorKind::InvalidConfig => Class::Config,
             _ => Class::Other,
         }
     }
@@ -54,7 +79,7 @@ pub struct Location {
 }
 
 /// THE conversion: an error's class, code and message (and location, for compile errors) to
-/// a Python exception: `CompileError`, `EvalError` or `CelmatchError`. All carry `.code`;
+/// a Python exception: `CompileError`, `EvalError`, `ConfigError` or `CelmatchError`. All carry `.code`;
 /// compile errors also `.line`, `.column` and `.span` (`None` when the core gave no location).
 pub fn error(class: Class, code: &str, message: impl Into<String>, loc: Option<Location>) -> PyErr {
     let message = message.into();
@@ -66,6 +91,10 @@ pub fn error(class: Class, code: &str, message: impl Into<String>, loc: Option<L
         let err = match class {
             Class::Compile => CompileError::new_err(text),
             Class::Eval => EvalError::new_err(text),
+            Class::Config => match config_error_type(py) {
+                Ok(t) => PyErr::from_type(t.clone(), text),
+                Err(e) => e,
+            },
             Class::Other => CelmatchError::new_err(text),
         };
         let value = err.value(py);

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString};
 use serde_json::Value as Json;
 
-use celmatch::{Config, Dialect, EventFields, Kind, Subscription};
+use celmatch::{Config, Dialect, Kind, Subscription};
 use convert::{event_input, event_json, to_json, to_py, type_name, EventInput};
 use errors::{CelmatchError, CompileError, EvalError};
 
@@ -229,22 +229,27 @@ impl ManualClock {
 ///     dialect: ``"strict"`` (CEL as specified) or ``"lenient"`` (missing fields are null,
 ///         numbers mix, ``+`` with a string concatenates).
 ///     lookback: the event buffer that ``add_wait(..., lookback=...)`` searches, per event name:
-///         ``dict(max_age=seconds | timedelta, max_events=int, max_bytes=int)``. Omitted keys
+///         ``dict(max_age=seconds | timedelta | "5m", max_events=int, max_bytes=int)``. Omitted keys
 ///         default to 5 minutes, 10,000 events and 16 MiB; ``max_events=0`` or
 ///         ``lookback=None`` (the default) turns the buffer off.
 ///     limits: overrides of the input limits: ``max_expr_bytes``, ``max_depth``,
 ///         ``max_conjunctions``, ``max_event_bytes``, ``max_event_depth``.
 ///     event_fields: where events carry their name, id and time:
 ///         ``dict(name=..., id=..., time=...)`` (defaults ``"name"``, ``"id"``, ``"ts"``), or
-///         ``"cloudevents"`` for ``type``/``id``/``time``.
+///         ``"cloudevents"`` for ``type``/``id``/``time`` (``"inngest"`` for the defaults).
 ///     cancel_removes_owner: when a cancel fires, also remove the other subscriptions of its
 ///         owner.
 ///     max_claims: most ``claim`` keys held at once (default 10,000,000); past it, expired
 ///         claims are reclaimed and then new claims fail with ``limit_exceeded``.
 ///     clock: a ``ManualClock`` to use instead of the system clock (tests, replays).
 ///
+/// The settings are read by the core, as in every binding (one set of defaults and checks);
+/// only ``max_age`` is converted first (seconds or a ``timedelta``, or a string like ``"5m"``).
+///
 /// Raises:
-///     ValueError: an unknown dialect, key or value. TypeError: an argument of the wrong type.
+///     ConfigError: an unknown dialect, key or value (code ``invalid_config``, naming the key
+///         and, for a typo, the closest known one); it is a ``ValueError`` and a ``TypeError``.
+///     TypeError: ``dialect`` or ``cancel_removes_owner`` of the wrong type.
 #[pyclass(frozen, module = "celmatch")]
 pub struct Engine {
     inner: Arc<celmatch::Engine>,
@@ -274,25 +279,39 @@ fn extract_str(v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     }
 }
 
-fn dict_arg<'a, 'py>(v: &'a Bound<'py, PyAny>, what: &str) -> PyResult<&'a Bound<'py, PyDict>> {
-    v.cast::<PyDict>()
-        .map_err(|_| PyTypeError::new_err(format!("{what} must be a dict, not {}", type_name(v))))
+/// An optional keyword argument that was given (not omitted, not `None`).
+fn given<'a, 'py>(v: Option<&'a Bound<'py, PyAny>>) -> Option<&'a Bound<'py, PyAny>> {
+    v.filter(|v| !v.is_none())
 }
 
-fn parse_dialect(s: &str) -> PyResult<Dialect> {
-    match s {
-        "strict" => Ok(Dialect::Strict),
-        "lenient" => Ok(Dialect::Lenient),
-        other => Err(PyValueError::new_err(format!(
-            "dialect must be \"strict\" or \"lenient\", not {other:?}"
-        ))),
+/// A `lookback=` dict as the core's lookback record: `max_age` in seconds or a `timedelta`
+/// becomes milliseconds (Python's one duration rule); every other key and value goes to the
+/// core as it is, which checks them.
+fn lookback_json(lb: &Bound<'_, PyAny>) -> PyResult<Json> {
+    let Ok(d) = lb.cast::<PyDict>() else { return to_json(lb, "lookback", 8) };
+    let mut out = serde_json::Map::new();
+    for (k, v) in d.iter() {
+        let key = extract_str(&k, "lookback key")?;
+        let number = (v.is_instance_of::<PyInt>() || v.is_instance_of::<PyFloat>()) && !v.is_instance_of::<PyBool>();
+        let value = if key == "max_age" && (number || time::is_timedelta(&v)?) {
+            Json::from(time::duration_ms(&v, "lookback max_age")?)
+        } else {
+            to_json(&v, &format!("lookback[{key:?}]"), 8)?
+        };
+        out.insert(key, value);
     }
+    Ok(Json::Object(out))
 }
 
-/// The configuration of `Engine(...)` and `Engine.open(...)`, from their keyword arguments.
+/// The configuration of `Engine(...)` and `Engine.open(...)`: their keyword arguments as the
+/// core's configuration record, which the core reads, validates and defaults
+/// (`Config::from_record`): an unknown key or a bad value is a `ConfigError`
+/// (`invalid_config`) naming it. Only Python's units are handled here (`lookback` `max_age` in
+/// seconds or a `timedelta`), and the clock, which is a Python object.
 #[allow(clippy::too_many_arguments)]
 fn build_config(
     dialect: String,
+    durability: Option<String>,
     lookback: Option<&Bound<'_, PyAny>>,
     limits: Option<&Bound<'_, PyAny>>,
     event_fields: Option<&Bound<'_, PyAny>>,
@@ -300,85 +319,22 @@ fn build_config(
     max_claims: Option<&Bound<'_, PyAny>>,
     clock: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Config> {
-    let mut config = Config {
-        dialect: parse_dialect(&dialect)?,
-        ..Config::default()
-    };
-    if let Some(lb) = lookback.filter(|v| !v.is_none()) {
-        // Giving a lookback dict turns the buffer on (the core's default is off).
-        config.lookback_max_events = celmatch::DEFAULT_LOOKBACK_EVENTS;
-        for (k, v) in dict_arg(lb, "lookback")?.iter() {
-            let key = extract_str(&k, "lookback key")?;
-            match key.as_str() {
-                "max_age" => {
-                    config.lookback_max_age_ms = time::duration_ms(&v, "lookback max_age")?
-                }
-                "max_events" => {
-                    config.lookback_max_events = extract_usize(&v, "lookback max_events")?
-                }
-                "max_bytes" => {
-                    config.lookback_max_bytes = extract_usize(&v, "lookback max_bytes")?
-                }
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                    "unknown lookback key {other:?} (expected max_age, max_events, max_bytes)"
-                )))
-                }
-            }
+    let mut record = serde_json::Map::new();
+    record.insert("dialect".into(), dialect.into());
+    if let Some(d) = durability {
+        record.insert("durability".into(), d.into());
+    }
+    if let Some(lb) = given(lookback) {
+        record.insert("lookback".into(), lookback_json(lb)?);
+    }
+    for (key, v) in [("limits", limits), ("event_fields", event_fields), ("max_claims", max_claims)] {
+        if let Some(v) = given(v) {
+            record.insert(key.into(), to_json(v, key, 8)?);
         }
     }
-    if let Some(l) = limits.filter(|v| !v.is_none()) {
-        for (k, v) in dict_arg(l, "limits")?.iter() {
-            let key = extract_str(&k, "limits key")?;
-            let what = format!("limits {key}");
-            let slot = match key.as_str() {
-                "max_expr_bytes" => &mut config.limits.max_expr_bytes,
-                "max_depth" => &mut config.limits.max_depth,
-                "max_conjunctions" => &mut config.limits.max_conjunctions,
-                "max_event_bytes" => &mut config.limits.max_event_bytes,
-                "max_event_depth" => &mut config.limits.max_event_depth,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "unknown limit {other:?} (expected max_expr_bytes, max_depth, max_conjunctions, \
-                         max_event_bytes, max_event_depth)"
-                    )))
-                }
-            };
-            *slot = extract_usize(&v, &what)?;
-        }
-    }
-    if let Some(f) = event_fields.filter(|v| !v.is_none()) {
-        if let Ok(s) = f.cast::<PyString>() {
-            match &*s.to_cow()? {
-                "cloudevents" => config.fields = EventFields::cloudevents(),
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "event_fields must be a dict or \"cloudevents\", not {other:?}"
-                    )))
-                }
-            }
-        } else {
-            for (k, v) in dict_arg(f, "event_fields")?.iter() {
-                let key = extract_str(&k, "event_fields key")?;
-                let value = extract_str(&v, &format!("event_fields {key}"))?;
-                match key.as_str() {
-                    "name" => config.fields.name = value,
-                    "id" => config.fields.id = value,
-                    "time" => config.fields.time = value,
-                    other => {
-                        return Err(PyValueError::new_err(format!(
-                            "unknown event_fields key {other:?} (expected name, id, time)"
-                        )))
-                    }
-                }
-            }
-        }
-    }
-    config.cancel_removes_owner = cancel_removes_owner;
-    if let Some(n) = max_claims.filter(|v| !v.is_none()) {
-        config.max_claims = extract_usize(n, "max_claims")?;
-    }
-    if let Some(c) = clock.filter(|v| !v.is_none()) {
+    record.insert("cancel_removes_owner".into(), cancel_removes_owner.into());
+    let mut config = Config::from_record(&Json::Object(record)).map_err(|e| errors::from_core(&e))?;
+    if let Some(c) = given(clock) {
         let c = c.cast::<ManualClock>().map_err(|_| {
             PyTypeError::new_err(format!(
                 "clock must be a celmatch.ManualClock, not {}",
@@ -496,7 +452,7 @@ impl Engine {
         max_claims: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let config = build_config(dialect, lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
+        let config = build_config(dialect, None, lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
         Ok(Engine::wrap(celmatch::Engine::new(config)))
     }
 
@@ -510,6 +466,8 @@ impl Engine {
     /// as a context manager, or call ``close()``, to release the store.
     ///
     /// Raises:
+    ///     ConfigError: an invalid setting, as for ``Engine(...)``, or a ``durability`` other
+    ///         than ``"process"`` or ``"power"``.
     ///     CelmatchError: ``corrupt_store``, ``incompatible_store``, ``store_locked`` (open in
     ///         another process) or ``io_error``.
     #[staticmethod]
@@ -530,16 +488,7 @@ impl Engine {
         max_claims: Option<&Bound<'_, PyAny>>,
         clock: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut config = build_config(dialect, lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
-        config.durability = match durability.as_str() {
-            "process" => celmatch::Durability::Process,
-            "power" => celmatch::Durability::Power,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "durability must be \"process\" or \"power\", not {other:?}"
-                )))
-            }
-        };
+        let config = build_config(dialect, Some(durability), lookback, limits, event_fields, cancel_removes_owner, max_claims, clock)?;
         let engine = py.detach(|| celmatch::Engine::open(&path, config)).map_err(|e| errors::from_core(&e))?;
         Ok(Engine::wrap(engine))
     }
@@ -815,11 +764,12 @@ impl Engine {
     ///     event: a dict, or JSON text as str or bytes.
     ///
     /// Raises:
-    ///     CelmatchError: ``invalid_event`` (not an object, no name, not JSON, too big or too
-    ///         deep). TypeError: ``event`` is of another type.
+    ///     CelmatchError: ``invalid_event`` (not an object, no name, not JSON, a bad id or
+    ///         time) or ``limit_exceeded`` (over ``max_event_bytes`` or ``max_event_depth``,
+    ///         whether a dict or text). TypeError: ``event`` is of another type.
     #[pyo3(signature = (event, /))]
     fn process(&self, py: Python<'_>, event: &Bound<'_, PyAny>) -> PyResult<Vec<Fired>> {
-        let input = event_input(event, self.max_event_depth())?;
+        let input = event_input(event, &self.inner)?;
         let engine = &*self.inner;
         let result = py.detach(|| match &input {
             EventInput::Json(j) => engine.process(j),
@@ -851,7 +801,7 @@ impl Engine {
         // converts but is invalid (too deep, say) fails alone, like an invalid JSON text.
         let mut inputs: Vec<Result<EventInput, PyErr>> = Vec::new();
         for ev in events.try_iter()? {
-            match event_input(&ev?, self.max_event_depth()) {
+            match event_input(&ev?, &self.inner) {
                 Err(e) if !e.is_instance_of::<CelmatchError>(py) => return Err(e),
                 r => inputs.push(r),
             }
@@ -1167,6 +1117,7 @@ fn _celmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Subscriptions>()?;
     m.add_class::<cluster::Cluster>()?;
     m.add("CelmatchError", py.get_type::<CelmatchError>())?;
+    m.add("ConfigError", errors::config_error_type(py)?)?;
     m.add("CompileError", py.get_type::<CompileError>())?;
     m.add("EvalError", py.get_type::<EvalError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import celmatch
-from celmatch import CelmatchError, Compiled, CompileError, Engine, EvalError, Fired, ManualClock
+from celmatch import CelmatchError, Compiled, CompileError, ConfigError, Engine, EvalError, Fired, ManualClock
 
 NAME = "app/paid"
 
@@ -470,6 +470,87 @@ def test_engine_config_errors():
         Engine(event_fields={"name": 1})
     with pytest.raises(TypeError):
         Engine("strict", "lenient")  # everything after dialect is keyword-only
+
+
+def test_config_is_read_by_the_core():
+    # Unknown keys name the key and the closest known one, as subscription records do.
+    cases = [
+        (dict(lookback={"max_event": 3}), 'unknown key "max_event" in lookback; did you mean "max_events"?'),
+        (dict(limits={"max_dpeth": 3}), 'unknown key "max_dpeth" in limits; did you mean "max_depth"?'),
+        (dict(event_fields={"nmae": "topic"}), 'did you mean "name"?'),
+        (dict(limits={"max_depth": "deep"}), '"limits.max_depth" must be a non-negative integer, not "deep"'),
+        (dict(limits={"max_depth": -1}), '"limits.max_depth" must be a non-negative integer'),
+        (dict(lookback={"max_age": -1}), '"lookback.max_age" must be non-negative'),
+        (dict(lookback={"max_age": "ages"}), '"lookback.max_age" must be'),
+        (dict(lookback=60), '"lookback" must be an object'),
+        (dict(max_claims=-1), '"max_claims" must be a non-negative integer'),
+        (dict(event_fields="kafka"), '"event_fields" must be "inngest", "cloudevents" or an object'),
+        (dict(dialect="sloppy"), '"dialect" must be "strict" or "lenient"'),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ConfigError) as ei:
+            Engine(**kwargs)
+        assert ei.value.code == "invalid_config", kwargs
+        assert message in str(ei.value), (kwargs, str(ei.value))
+        # One class for both kinds of mistake: a bad value and an unexpected key.
+        assert isinstance(ei.value, CelmatchError) and isinstance(ei.value, ValueError)
+        assert isinstance(ei.value, TypeError)
+    with pytest.raises(ConfigError) as ei:
+        Engine.open(":memory:", durability="sometimes")
+    assert ei.value.code == "invalid_config"
+    assert '"durability" must be "process" or "power"' in str(ei.value)
+
+
+def test_config_durations_are_seconds_timedeltas_or_strings():
+    # lookback max_age follows Python's one duration rule: seconds (int or float), a timedelta,
+    # or a duration string; the buffer then keeps events that young.
+    for max_age in (60, 60.0, timedelta(minutes=1), "1m"):
+        clock = ManualClock(1_700_000_000)
+        eng = Engine(lookback={"max_age": max_age}, clock=clock)
+        eng.process({"name": NAME, "data": {}})
+        clock.advance(59)
+        assert eng.add_wait("w", NAME, lookback=True) == Fired("w"), max_age
+        eng.process({"name": NAME, "data": {}})
+        clock.advance(61)
+        assert eng.add_wait("x", NAME, lookback=True) is None, max_age
+    # Negative is the core's invalid_config; NaN and infinities are not seconds at all.
+    with pytest.raises(ConfigError) as ei:
+        Engine(lookback={"max_age": -5})
+    assert '"lookback.max_age" must be non-negative' in str(ei.value)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            Engine(lookback={"max_age": bad})
+    with pytest.raises(ConfigError):
+        Engine(lookback={"max_age": True})
+
+
+def test_config_defaults_are_the_cores():
+    # lookback={} turns the buffer on with the core's defaults (10,000 events, 5 minutes).
+    clock = ManualClock(1_700_000_000)
+    eng = Engine(lookback={}, clock=clock)
+    eng.process_many([{"name": NAME, "data": {"i": i}} for i in range(10_001)])
+    assert eng.stats()["lookback_events"] == 10_000
+    clock.advance(299)
+    assert eng.add_wait("w", NAME, "async.data.i == 10000", lookback=True) == Fired("w")
+    clock.advance(2)
+    assert eng.add_wait("x", NAME, "async.data.i == 10000", lookback=True) is None
+    assert Engine(event_fields="inngest").process({"name": NAME}) == []
+
+
+def test_event_size_limit_holds_for_dicts():
+    eng = Engine(limits={"max_event_bytes": 50})
+    eng.add_wait("w", NAME)
+    with pytest.raises(CelmatchError) as ei:
+        eng.process(ev("x" * 100))
+    assert ei.value.code == "limit_exceeded"
+    with pytest.raises(CelmatchError) as ei:
+        eng.process_many([ev("x" * 100), {"name": NAME}])
+    assert ei.value.code == "limit_exceeded" and ei.value.index == 0
+    assert ei.value.results[1] == [Fired("w")]
+    with pytest.raises(CelmatchError) as ei:
+        eng.key("async.data", ev("x" * 100))
+    assert ei.value.code == "limit_exceeded"
+    assert eng.process({"name": NAME}) == []
 
 
 def test_limits():

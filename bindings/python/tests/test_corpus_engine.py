@@ -3,14 +3,16 @@ tests/cases/README.md) through the Python API.
 
 Like the Rust runner, every case runs once per dialect it names and once per way of handing
 events to the engine: a dict, JSON text as str, JSON as bytes, and process_many with a
-one-event batch. Times in the cases are epoch milliseconds; the Python API takes seconds.
+one-event batch. Times in the cases are epoch milliseconds; the Python API takes seconds. A
+case's `config` is handed over as keyword arguments; a case with `config_error` expects
+Engine(...) to raise it.
 """
 
 import json
 
 import pytest
 
-from celmatch import CelmatchError, Engine, ManualClock
+from celmatch import CelmatchError, ConfigError, Engine, ManualClock
 from conftest import load_cases
 
 DEFAULT_NOW_MS = 1_700_000_000_000
@@ -33,21 +35,17 @@ def _params():
 
 
 def make_engine(config, dialect):
-    clock = ManualClock(config.get("now", DEFAULT_NOW_MS) / 1000)
-    kwargs = {"clock": clock}
-    fields = config.get("fields", "inngest")
-    if fields == "cloudevents":
-        kwargs["event_fields"] = "cloudevents"
-    elif fields != "inngest":
-        raise AssertionError(f"unknown fields {fields!r}")
-    if "lookback" in config:
-        lb = config["lookback"]
-        kwargs["lookback"] = {"max_age": lb.get("max_age_ms", 300_000) / 1000, "max_events": lb.get("max_events", 100)}
-    if "cancel_removes_owner" in config:
-        kwargs["cancel_removes_owner"] = config["cancel_removes_owner"]
-    if "max_claims" in config:
-        kwargs["max_claims"] = config["max_claims"]
-    return Engine(dialect, **kwargs), clock
+    """The case's configuration record as keyword arguments: the record's keys are the Python
+    keyword arguments, which the core reads as every binding's options. Only Python's units
+    are converted: `now` (epoch ms) becomes a ManualClock and `lookback.max_age` numbers, in
+    milliseconds in the cases, become seconds."""
+    config = dict(config)
+    config.pop("dialect", None)
+    clock = ManualClock(config.pop("now", DEFAULT_NOW_MS) / 1000)
+    lookback = config.get("lookback")
+    if isinstance(lookback, dict) and isinstance(lookback.get("max_age"), (int, float)):
+        config["lookback"] = {**lookback, "max_age": lookback["max_age"] / 1000}
+    return Engine(dialect, clock=clock, **config), clock
 
 
 def fired_json(f):
@@ -146,6 +144,13 @@ PARAMS = _params()
 @pytest.mark.skipif(not PARAMS, reason="no tests/cases/engine/*.json")
 @pytest.mark.parametrize("case,dialect,feed", PARAMS)
 def test_engine_case(case, dialect, feed):
+    if "config_error" in case:
+        want = case["config_error"]
+        with pytest.raises(ConfigError) as ei:
+            make_engine(case["config"], dialect)
+        assert ei.value.code == want["code"]
+        assert want.get("message", "") in str(ei.value), str(ei.value)
+        return
     eng, clock = make_engine(case.get("config") or {}, dialect)
     for i, step in enumerate(case["steps"]):
         got = run_step(eng, clock, step, feed)

@@ -74,7 +74,7 @@ impl Engine {
     /// or would not fire: the event name, time bounds, exclusion, and the value of every
     /// atom of every conjunction. `None` if no subscription has this id.
     pub fn explain(&self, id: &str, event: Option<&Json>) -> Option<Json> {
-        let st = self.state.read();
+        let st = self.read();
         let slot = st.find(id)?;
         let sub = st.subscription(slot);
         let v = st.view(slot)?;
@@ -101,6 +101,8 @@ impl Engine {
             out["eval_errors"] = json!({"count": errors, "last": {"code": kind.code(), "message": format!("{} (explain with the event shows the full error)", kind.code())}});
         }
         let Some(event) = event else { return Some(out) };
+        let event = crate::event::Node::from_json(event);
+        let event = &event;
         let verdict = match self.event_meta(event) {
             Err(e) => json!({"fires": false, "reason": format!("invalid event: {e}")}),
             Ok(meta) if meta.name != sub.event => {
@@ -127,7 +129,7 @@ impl Engine {
         Some(out)
     }
 
-    fn explain_condition(&self, shape: &Shape, params: &[Value<'_>], event: &Json) -> Json {
+    fn explain_condition(&self, shape: &Shape, params: &[Value<'_>], event: &crate::event::Node<'_>) -> Json {
         let dialect = self.config.dialect;
         let result = crate::frontend::matches(shape, params, event, dialect);
         let atom_value = |a: &Expr| {
@@ -151,7 +153,7 @@ impl Engine {
     /// Statistics, in O(event names): every count is kept current as subscriptions come
     /// and go.
     pub fn stats(&self) -> Stats {
-        let st = self.state.read();
+        let st = self.read();
         let filed = st.filed();
         let by_class = index::Class::ALL.iter().zip(filed).filter(|(_, n)| *n > 0).map(|(c, n)| (c.name().to_string(), n)).collect();
         let lookback = self.lookback.lock();

@@ -11,14 +11,16 @@ mod config;
 mod durable;
 mod explain;
 mod lookback;
+mod record;
 mod store;
 mod subscription;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, EventFields, DEFAULT_LOOKBACK_EVENTS};
+pub use config::{Config, ConfigRecord, EventFields, DEFAULT_LOOKBACK_EVENTS};
 pub use durable::{Durability, SCHEMA_VERSION};
 pub use explain::Stats;
 pub use subscription::{parse_duration_ms, parse_time_ms, Fired, Kind, Subscription};
+use subscription::node_time_ms;
 
 use crate::error::Error;
 use crate::eval::Value;
@@ -31,7 +33,8 @@ use crate::{CompileError, Compiled, EvalErrorKind};
 use claims::Claims;
 use durable::Durable;
 use lookback::Lookback;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::event::{Node, ParseError};
 use serde_json::Value as Json;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::path::Path as FsPath;
@@ -44,12 +47,21 @@ use store::{NewRecord, Store};
 ///
 /// In memory ([`Engine::new`]) or durable ([`Engine::open`]): a durable engine commits every
 /// change to its SQLite store before the call that made it returns. Lock order: `state`,
-/// then `lookback` or `claims`, then `durable`; nothing waits for another lock while holding
-/// `durable`.
+/// then `fired`, `lookback` or `claims`, then `durable`; nothing waits for another lock while
+/// holding `durable`.
+///
+/// Matching takes the state lock shared, also when it fires: a subscription fires by an
+/// atomic claim on its record, so "each fires at most once, first event wins" holds without
+/// an exclusive lock. Fired records are taken out of the store after the claim ("settling",
+/// under the exclusive lock, by whoever gets it first); every other call sees the store
+/// settled.
 pub struct Engine {
     config: Config,
     frontend: Frontend,
     state: RwLock<Store>,
+    /// Claimed (fired) slots not yet taken out of the store. Pushed to under the shared
+    /// state lock, emptied under the exclusive one: whoever holds that sees every claim here.
+    fired: Mutex<Vec<SlotId>>,
     lookback: Mutex<Lookback>,
     claims: Claims,
     /// The store of a durable engine (`None` in memory, and once closed).
@@ -63,7 +75,7 @@ struct Prepared {
     sub: Subscription,
     compiled: Option<(Arc<Shape>, Option<Arc<Template>>)>,
     params: Box<[Value<'static>]>,
-    plan: Option<Vec<(Path, Pred)>>,
+    plan: Option<Vec<(Path, Pred<'static>)>>,
     deadline_ms: Option<i64>,
     fingerprint: u64,
 }
@@ -97,6 +109,14 @@ struct EventMeta<'e> {
 /// Subscriptions are listed in pages of this many, each under a brief shared lock.
 const LIST_PAGE: usize = 1024;
 
+/// `add_many` on an in-memory engine yields the exclusive lock (fairly) after this many.
+const ADD_CHUNK: usize = 256;
+
+/// Fired subscriptions are settled (taken out of the store) by the event that fired them if
+/// the exclusive lock is free at that moment, else by the next call that gets it; past this
+/// many waiting, an event waits for the lock to settle them.
+const SETTLE_MAX: usize = 1 << 16;
+
 impl Engine {
     pub fn new(config: Config) -> Engine {
         Engine::with_parts(config, claims::random_seeds(), None)
@@ -110,6 +130,7 @@ impl Engine {
             config,
             frontend,
             state: RwLock::default(),
+            fired: Mutex::default(),
             lookback: Mutex::default(),
             claims,
             durable: Mutex::new(durable),
@@ -154,7 +175,7 @@ impl Engine {
             let mut lb = engine.lookback.lock();
             // With lookback off the rows are left alone (a later open with it on finds them).
             for (seq, name, text, time_ms) in loaded.lookback.into_iter().filter(|_| engine.config.lookback_max_events > 0) {
-                let event: Json = serde_json::from_str(&text).map_err(|e| Error::new(crate::ErrorKind::CorruptStore, format!("{}: buffered event {seq} is not JSON: {e}", path.display())))?;
+                let event = Node::parse(text.as_bytes(), usize::MAX).map_err(|e| Error::new(crate::ErrorKind::CorruptStore, format!("{}: buffered event {seq} is not JSON: {e:?}", path.display())))?;
                 let id = engine.event_meta(&event).ok().and_then(|m| m.id.map(str::to_owned));
                 stale.extend(lb.restore(seq, &name, (Arc::from(text.as_str()), id, time_ms), engine.config.lookback_max_events, engine.config.lookback_max_bytes));
             }
@@ -195,7 +216,7 @@ impl Engine {
             let mut d = Durable::create(&tmp, &self.config, self.claims.seeds())?;
             // One consistent snapshot: the state's read lock is held while the claims and the
             // buffer are read too (calls that change them wait).
-            let st = self.state.read();
+            let st = self.read();
             let subs = st.export();
             let claims = self.claims.export();
             let lb = self.lookback.lock();
@@ -229,7 +250,7 @@ impl Engine {
     pub fn close(&self) -> Result<(), Error> {
         self.closed.store(true, Ordering::SeqCst);
         // Wait for calls in flight, then drop the connection.
-        let _st = self.state.write();
+        let _st = self.write();
         self.durable.lock().take();
         Ok(())
     }
@@ -237,6 +258,30 @@ impl Engine {
     /// Whether this engine keeps its state in a store ([`Engine::open`]).
     pub fn is_durable(&self) -> bool {
         self.is_durable
+    }
+
+    /// The store, shared, with fired subscriptions taken out (everything but matching reads it
+    /// so: a fired subscription is gone for `len`, `get`, listings and `stats`).
+    fn read(&self) -> RwLockReadGuard<'_, Store> {
+        if self.fired.lock().is_empty() {
+            return self.state.read();
+        }
+        RwLockWriteGuard::downgrade(self.write())
+    }
+
+    /// The store, exclusive and settled.
+    fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        let mut st = self.state.write();
+        self.settle(&mut st);
+        st
+    }
+
+    /// Takes every claimed subscription out of the store (its commit is done: a durable
+    /// engine deletes the rows before the claim is published).
+    fn settle(&self, st: &mut Store) {
+        for slot in std::mem::take(&mut *self.fired.lock()) {
+            st.take(slot);
+        }
     }
 
     fn check_open(&self) -> Result<(), Error> {
@@ -378,13 +423,19 @@ impl Engine {
         }
         let now = self.now();
         let prepared: Vec<Result<Prepared, Error>> = subs.into_iter().map(|s| self.prepare(s, now)).collect();
-        let mut st = self.state.write();
+        let mut st = self.write();
         let mut results = Vec::with_capacity(prepared.len());
         let mut stored: Vec<(usize, SlotId, Prepared)> = Vec::new();
         // Items that found a subscription stored earlier in this batch: they stand or fall
         // with its commit.
         let mut same_as: Vec<(usize, SlotId)> = Vec::new();
-        for p in prepared {
+        for (n, p) in prepared.into_iter().enumerate() {
+            // In memory, a long batch lets matching in between chunks: registering holds the
+            // exclusive lock for at most a chunk. (A durable batch is one commit: it holds the
+            // lock until its subscriptions are stored or taken back.)
+            if !self.is_durable && n > 0 && n % ADD_CHUNK == 0 {
+                RwLockWriteGuard::bump(&mut st);
+            }
             let r = p.and_then(|p| {
                 let r = self.insert(&mut st, &p, now);
                 match r {
@@ -453,7 +504,7 @@ impl Engine {
                     break;
                 }
                 // Buffered texts were events that parsed within the limits.
-                let Ok(event) = serde_json::from_str::<Json>(&b.text) else { continue };
+                let Ok(event) = Node::parse(b.text.as_bytes(), usize::MAX) else { continue };
                 match self.verify(&probe, &event, b.id.as_deref(), Some(b.time_ms)) {
                     Ok(true) => return Ok(Inserted::Fired(Fired { id: p.sub.id.clone(), kind: Kind::Wait, owner: p.sub.owner.clone() })),
                     Ok(false) => {}
@@ -477,7 +528,7 @@ impl Engine {
     /// engine, or a durable one whose store cannot be written (then nothing is removed).
     pub fn remove(&self, id: &str) -> Result<bool, Error> {
         self.check_open()?;
-        let mut st = self.state.write();
+        let mut st = self.write();
         let Some(slot) = st.find(id) else { return Ok(false) };
         self.persist(|tx| durable::delete_subscription(tx, id))?;
         st.take(slot);
@@ -488,15 +539,15 @@ impl Engine {
     /// many.
     pub fn remove_owner(&self, owner: &str) -> Result<usize, Error> {
         self.check_open()?;
-        let mut st = self.state.write();
+        let mut st = self.write();
         let slots = st.slots_of(owner);
         self.persist(|tx| slots.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
-        Ok(st.remove_owner(owner).len())
+        Ok(st.remove_owner(owner))
     }
 
     /// Number of pending subscriptions.
     pub fn len(&self) -> usize {
-        self.state.read().len()
+        self.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -505,7 +556,7 @@ impl Engine {
 
     /// Whether a subscription with this id is pending.
     pub fn contains(&self, id: &str) -> bool {
-        self.state.read().find(id).is_some()
+        self.read().find(id).is_some()
     }
 
     /// The pending subscription with this id, as registered. The trigger was bound into the
@@ -514,7 +565,7 @@ impl Engine {
     /// re-adding it to an engine gives the same subscription. A timeout comes back as the
     /// deadline it set; lookback (a registration-time test) is not kept.
     pub fn get(&self, id: &str) -> Option<Subscription> {
-        let st = self.state.read();
+        let st = self.read();
         st.find(id).map(|s| st.subscription(s))
     }
 
@@ -541,82 +592,122 @@ impl Engine {
     /// (start at 0), and the cursor of the next page (`None` at the end). For bindings that
     /// iterate lazily.
     pub fn subscriptions_page(&self, cursor: usize, limit: usize) -> (Vec<Subscription>, Option<usize>) {
-        let st = self.state.read();
+        let st = self.read();
         let (slots, next) = st.slots_from(cursor, limit.max(1));
         (slots.into_iter().map(|s| st.subscription(s)).collect(), next)
     }
 
     /// The pending subscriptions of `owner`, newest first.
     pub fn subscriptions_of(&self, owner: &str) -> Vec<Subscription> {
-        let st = self.state.read();
+        let st = self.read();
         st.slots_of(owner).into_iter().map(|s| st.subscription(s)).collect()
     }
 
     /// Checks every invariant of the store and the index (tests and fuzz targets call it).
     #[doc(hidden)]
     pub fn validate(&self) -> Result<(), String> {
-        self.state.read().validate()
+        self.read().validate()
     }
 
-    fn event_meta<'e>(&self, event: &'e Json) -> Result<EventMeta<'e>, Error> {
-        let obj = event.as_object().ok_or_else(|| Error::invalid_event("an event must be a JSON object"))?;
+    fn event_meta<'e>(&self, event: &'e Node<'e>) -> Result<EventMeta<'e>, Error> {
+        let Node::Map(obj) = event else { return Err(Error::invalid_event("an event must be a JSON object")) };
+        let get = |key: &str| crate::event::entry(obj, key);
         let f = &self.config.fields;
-        let name = match obj.get(&f.name) {
-            Some(Json::String(s)) => s.as_str(),
+        let name = match get(&f.name) {
+            Some(Node::Str(s)) => &**s,
             _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", f.name))),
         };
         // An id or a time that is there but unreadable is an error, not "no id" or "now": the
         // event would silently escape `exclude_event_id` or `not_before`.
-        let id = match obj.get(&f.id) {
-            None | Some(Json::Null) => None,
-            Some(Json::String(s)) => Some(s.as_str()),
-            Some(other) => return Err(Error::invalid_event(format!("the event's {:?} must be a string, not {other}", f.id))),
+        let id = match get(&f.id) {
+            None | Some(Node::Null) => None,
+            Some(Node::Str(s)) => Some(&**s),
+            Some(other) => return Err(Error::invalid_event(format!("the event's {:?} must be a string, not {}", f.id, other.to_json()))),
         };
-        let time_ms = match obj.get(&f.time) {
-            None | Some(Json::Null) => None,
-            Some(v) => Some(parse_time_ms(v).ok_or_else(|| Error::invalid_event(format!("the event's {:?} must be epoch milliseconds or an RFC 3339 time, not {v}", f.time)))?),
+        let time_ms = match get(&f.time) {
+            None | Some(Node::Null) => None,
+            Some(v) => Some(node_time_ms(v).ok_or_else(|| Error::invalid_event(format!("the event's {:?} must be epoch milliseconds or an RFC 3339 time, not {}", f.time, v.to_json())))?),
         };
         Ok(EventMeta { name, id, time_ms })
     }
 
-    /// Parses JSON text (checking the size and depth limits first) and processes it.
+    /// Reads JSON text into the event view (within the size and depth limits) and processes
+    /// it. No JSON tree is built: the index and the conditions read the view, which borrows
+    /// the text.
     pub fn process_bytes(&self, json: &[u8]) -> Result<Vec<Fired>, Error> {
-        let event = self.parse_event(json)?;
-        // It parsed as JSON, so it is UTF-8: the lookback buffer keeps the text as given.
-        self.process_event(&event, std::str::from_utf8(json).ok())
+        let event = self.view_event(json)?;
+        self.process_event(&event, Some(json))
     }
 
-    /// Parses event JSON within the configured limits.
+    /// Parses event JSON within the configured limits (what `process_bytes` accepts).
     pub fn parse_event(&self, json: &[u8]) -> Result<Json, Error> {
+        Ok(self.view_event(json)?.to_json())
+    }
+
+    fn view_event<'j>(&self, json: &'j [u8]) -> Result<Node<'j>, Error> {
         let limits = &self.config.limits;
         if json.len() > limits.max_event_bytes {
             return Err(Error::limit_exceeded(format!("event is {} bytes, over the limit of {}", json.len(), limits.max_event_bytes)));
         }
-        // serde_json stops at 128 levels of nesting by itself, so parsing first is safe; the
-        // configured (lower) limit is checked on the tree, which is cheaper than on the text.
-        let event: Json = serde_json::from_slice(json).map_err(|e| {
-            if e.to_string().starts_with("recursion limit exceeded") {
-                Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth))
-            } else {
-                Error::invalid_event(format!("invalid JSON: {e}"))
+        Node::parse(json, limits.max_event_depth).map_err(|e| match e {
+            ParseError::TooDeep => Error::limit_exceeded(format!("event nests deeper than the limit of {}", limits.max_event_depth)),
+            ParseError::Syntax(m) => Error::invalid_event(format!("invalid JSON: {m}")),
+        })
+    }
+
+    /// Checks an event given as a value against the limits that [`Engine::parse_event`]
+    /// applies to text: `max_event_depth`, and `max_event_bytes` on its JSON text (measured
+    /// without building it, stopping at the limit). For bindings that receive events as
+    /// native objects (Python dicts), so that the limits hold whatever form an event takes.
+    pub fn check_event(&self, event: &Json) -> Result<(), Error> {
+        let limits = &self.config.limits;
+        // Nesting of arrays and objects (the outermost container is depth 1), without recursion.
+        let mut depth = 0;
+        let mut stack = vec![(event, 0usize)];
+        while let Some((v, d)) = stack.pop() {
+            match v {
+                Json::Array(a) => stack.extend(a.iter().map(|x| (x, d + 1))),
+                Json::Object(m) => stack.extend(m.values().map(|x| (x, d + 1))),
+                _ => {}
             }
-        })?;
-        let depth = json_depth(&event);
+            depth = depth.max(if v.is_array() || v.is_object() { d + 1 } else { d });
+        }
         if depth > limits.max_event_depth {
             return Err(Error::limit_exceeded(format!("event nests {depth} deep, over the limit of {}", limits.max_event_depth)));
         }
-        Ok(event)
+        /// Counts bytes written, failing past `cap` (which ends the serialization early).
+        struct Counter {
+            n: usize,
+            cap: usize,
+        }
+        impl std::io::Write for Counter {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.n += buf.len();
+                if self.n > self.cap {
+                    return Err(std::io::Error::other("over the limit"));
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut counter = Counter { n: 0, cap: limits.max_event_bytes };
+        if serde_json::to_writer(&mut counter, event).is_err() {
+            return Err(Error::limit_exceeded(format!("event is over {} bytes as JSON, the limit", limits.max_event_bytes)));
+        }
+        Ok(())
     }
 
     /// Fires every subscription the event satisfies, each at most once, in registration
     /// order. Errors only for a malformed event; evaluation errors mean "no match" and are
     /// counted per subscription (see [`Engine::eval_errors`]).
     pub fn process(&self, event: &Json) -> Result<Vec<Fired>, Error> {
-        self.process_event(event, None)
+        self.process_event(&Node::from_json(event), None)
     }
 
     /// `process`, with the event's JSON text when the caller has it (for lookback).
-    fn process_event(&self, event: &Json, text: Option<&str>) -> Result<Vec<Fired>, Error> {
+    fn process_event(&self, event: &Node<'_>, text: Option<&[u8]>) -> Result<Vec<Fired>, Error> {
         let meta = self.event_meta(event)?;
         let now = self.now();
         self.check_open()?;
@@ -624,9 +715,10 @@ impl Engine {
         if lookback_on {
             let mut lb = self.lookback.lock();
             let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
-            let text: Arc<str> = match text {
+            // Text that parsed as JSON is UTF-8: the buffer keeps it as given.
+            let text: Arc<str> = match text.and_then(|t| std::str::from_utf8(t).ok()) {
                 Some(t) => Arc::from(t),
-                None => Arc::from(event.to_string()),
+                None => Arc::from(event.to_json().to_string()),
             };
             let item = (text.clone(), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now));
             let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
@@ -642,59 +734,73 @@ impl Engine {
                 return Err(e);
             }
         }
+        // Shared lock, not settled: matching skips what other events claimed meanwhile.
+        let st = self.state.read();
+        let Some(partition) = st.partition(meta.name) else { return Ok(Vec::new()) };
+        let mut candidates = Vec::new();
+        partition.candidates(event, self.config.dialect, &mut candidates);
+        candidates.sort_unstable();
+        candidates.dedup();
         let mut hits: Vec<(u64, SlotId)> = Vec::new();
-        {
-            let st = self.state.read();
-            let Some(partition) = st.partition(meta.name) else { return Ok(Vec::new()) };
-            let mut candidates = Vec::new();
-            partition.candidates(event, self.config.dialect, &mut candidates);
-            candidates.sort_unstable();
-            candidates.dedup();
-            for slot in candidates.into_iter().map(SlotId::from_u32) {
-                let Some(v) = st.view(slot) else { continue };
-                if v.deadline_ms.is_some_and(|d| d <= now) {
-                    continue;
-                }
-                let probe = Probe { shape: v.shape, params: &v.params, not_before_ms: v.not_before_ms, exclude: v.exclude_event_id };
-                match self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now))) {
-                    Ok(true) => hits.push((v.seq, slot)),
-                    Ok(false) => {}
-                    Err(kind) => st.count_error(slot, kind),
-                }
+        for slot in candidates.into_iter().map(SlotId::from_u32) {
+            let Some(v) = st.view(slot) else { continue };
+            if v.deadline_ms.is_some_and(|d| d <= now) || st.is_claimed(slot) {
+                continue;
+            }
+            let probe = Probe { shape: v.shape, params: &v.params, not_before_ms: v.not_before_ms, exclude: v.exclude_event_id };
+            match self.verify(&probe, event, meta.id, Some(meta.time_ms.unwrap_or(now))) {
+                Ok(true) => hits.push((v.seq, slot)),
+                Ok(false) => {}
+                Err(kind) => st.count_error(slot, kind),
             }
         }
         if hits.is_empty() {
             return Ok(Vec::new());
         }
+        // Claim in registration order what this event fires (and, with
+        // `cancel_removes_owner`, the other subscriptions of a fired cancellation's owner);
+        // what another event claimed first is not ours.
         hits.sort_unstable();
-        let mut st = self.state.write();
-        // Decide first what goes (fired, and with `cancel_removes_owner` the owners of fired
-        // cancellations), commit that, then take it out of memory.
-        let mut gone: std::collections::BTreeSet<SlotId> = std::collections::BTreeSet::new();
-        let mut fired_slots = Vec::new();
+        let (mut fired_slots, mut gone) = (Vec::new(), Vec::new());
         for (seq, slot) in hits {
-            if gone.contains(&slot) || st.view(slot).is_none_or(|v| v.seq != seq) {
-                continue; // consumed or removed by another thread meanwhile
+            if !st.claim(slot, seq) {
+                continue;
             }
             fired_slots.push(slot);
-            gone.insert(slot);
+            gone.push(slot);
             let (_, kind, _) = st.identity(slot);
             if kind == Kind::Cancel && self.config.cancel_removes_owner {
                 if let Some(o) = st.owner(slot) {
-                    gone.extend(st.slots_of(&o));
+                    for s in st.slots_of(&o) {
+                        if st.view(s).is_some_and(|v| st.claim(s, v.seq)) {
+                            gone.push(s);
+                        }
+                    }
                 }
             }
         }
-        self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s))))?;
-        let mut fired = Vec::with_capacity(fired_slots.len());
-        for slot in fired_slots {
-            let t = st.take(slot);
-            fired.push(Fired { id: t.id, kind: t.kind, owner: t.owner });
+        if gone.is_empty() {
+            return Ok(Vec::new());
         }
-        for s in gone {
-            if st.is_live(s) {
-                st.take(s);
-            }
+        // Commit, then publish. A failed commit gives the claims back: nothing fired.
+        if let Err(e) = self.persist(|tx| gone.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s)))) {
+            gone.iter().for_each(|&s| st.unclaim(s));
+            return Err(e);
+        }
+        let fired = fired_slots
+            .iter()
+            .map(|&s| Fired { id: st.id(s).to_owned(), kind: st.identity(s).1, owner: st.owner(s) })
+            .collect();
+        let waiting = {
+            let mut f = self.fired.lock();
+            f.extend(gone);
+            f.len()
+        };
+        drop(st);
+        if waiting >= SETTLE_MAX {
+            drop(self.write());
+        } else if let Some(mut st) = self.state.try_write() {
+            self.settle(&mut st);
         }
         Ok(fired)
     }
@@ -705,7 +811,7 @@ impl Engine {
 
     /// Whether `event` fires the probed subscription: time, exclusion and the condition. An
     /// evaluation error is its kind (no match; the caller counts it).
-    fn verify(&self, p: &Probe<'_>, event: &Json, event_id: Option<&str>, time_ms: Option<i64>) -> Result<bool, EvalErrorKind> {
+    fn verify(&self, p: &Probe<'_>, event: &Node<'_>, event_id: Option<&str>, time_ms: Option<i64>) -> Result<bool, EvalErrorKind> {
         if let (Some(nb), Some(t)) = (p.not_before_ms, time_ms) {
             if t < nb {
                 return Ok(false);
@@ -723,7 +829,7 @@ impl Engine {
     /// a candidate for an event; the count lives and dies with the subscription. `explain`
     /// with the event shows the full error.
     pub fn eval_errors(&self, id: &str) -> Option<(u64, crate::EvalError)> {
-        let st = self.state.read();
+        let st = self.read();
         let (n, kind) = st.errors(st.find(id)?);
         let kind = kind.filter(|_| n > 0)?;
         Some((n as u64, crate::EvalError::new(kind, format!("{} (explain with the event shows the full error)", kind.code()))))
@@ -741,7 +847,7 @@ impl Engine {
     pub fn expire_at_most(&self, now_ms: Option<i64>, limit: usize) -> Result<Vec<String>, Error> {
         self.check_open()?;
         let now = now_ms.unwrap_or_else(|| self.now());
-        let mut st = self.state.write();
+        let mut st = self.write();
         let due = st.due(now, limit);
         let committed = self.persist(|tx| {
             due.iter().try_for_each(|&s| durable::delete_subscription(tx, st.id(s)))?;
@@ -751,7 +857,7 @@ impl Engine {
             st.undue(&due);
             return Err(e);
         }
-        let out = due.into_iter().map(|s| st.take(s).id).collect();
+        let out = due.into_iter().map(|s| st.take(s)).collect();
         drop(st);
         self.claims.sweep(now, limit);
         Ok(out)
@@ -781,7 +887,8 @@ impl Engine {
 
     /// Event-id dedupe: `true` the first time an event id is seen within `ttl_ms`.
     pub fn claim_event_id(&self, event: &Json, ttl_ms: i64) -> Result<bool, Error> {
-        let meta = self.event_meta(event)?;
+        let event = Node::from_json(event);
+        let meta = self.event_meta(&event)?;
         let id = meta.id.ok_or_else(|| Error::invalid_event(format!("the event has no string field {:?}", self.config.fields.id)))?;
         self.claim("event-id", id, ttl_ms, None)
     }
@@ -882,26 +989,6 @@ pub(crate) fn canonical_json(v: &Json) -> String {
         }
     }
     sorted(v).to_string()
-}
-
-/// The deepest nesting of arrays and objects in a JSON tree (iterative: no recursion).
-fn json_depth(v: &Json) -> usize {
-    let mut max = 0;
-    let mut stack = vec![(v, 0usize)];
-    while let Some((v, d)) = stack.pop() {
-        match v {
-            Json::Array(a) => {
-                max = max.max(d + 1);
-                stack.extend(a.iter().map(|x| (x, d + 1)));
-            }
-            Json::Object(m) => {
-                max = max.max(d + 1);
-                stack.extend(m.values().map(|x| (x, d + 1)));
-            }
-            _ => {}
-        }
-    }
-    max
 }
 
 impl Default for Engine {

@@ -1,5 +1,7 @@
 //! Subscriptions as callers describe them, and what firing one reports.
 
+use super::record::{check_keys, field};
+use crate::event::Node;
 use crate::Error;
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -137,16 +139,8 @@ impl Subscription {
     /// negative `timeout` or `lookback` is the error `invalid_subscription`.
     pub fn from_record(record: &Json) -> Result<Subscription, Error> {
         let obj = record.as_object().ok_or_else(|| Error::invalid_subscription("a subscription must be a JSON object"))?;
-        for key in obj.keys() {
-            if !RECORD_KEYS.iter().any(|group| group.contains(&key.as_str())) {
-                let hint = closest(key, RECORD_KEYS.iter().flat_map(|g| g.iter().copied())).map_or(String::new(), |k| format!("; did you mean {k:?}?"));
-                return Err(Error::invalid_subscription(format!("unknown key {key:?} in a subscription record{hint} (known: {})", RECORD_KEYS.map(|g| g[0]).join(", "))));
-            }
-        }
-        if let Some(group) = RECORD_KEYS.iter().find(|g| g.iter().filter(|k| obj.contains_key(**k)).count() > 1) {
-            return Err(Error::invalid_subscription(format!("give one of {} in a subscription record, not several", group.join(" / "))));
-        }
-        let get = |names: &[&str]| names.iter().find_map(|n| obj.get(*n)).filter(|v| !v.is_null());
+        check_keys(obj, &RECORD_KEYS, "a subscription record").map_err(Error::invalid_subscription)?;
+        let get = |names: &[&str]| field(obj, names).map(|(_, v)| v);
         let string = |names: &[&str]| -> Result<Option<String>, Error> {
             match get(names) {
                 None => Ok(None),
@@ -199,6 +193,16 @@ impl Subscription {
     }
 }
 
+/// A `Subscription` deserializes from its record (any serde format) by
+/// [`Subscription::from_record`], refusing unknown keys the same way (the serde error's text is
+/// the `invalid_subscription` message).
+impl<'de> serde::Deserialize<'de> for Subscription {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let record = Json::deserialize(d)?;
+        Subscription::from_record(&record).map_err(|e| serde::de::Error::custom(format!("invalid_subscription: {}", e.message())))
+    }
+}
+
 /// The keys of a subscription record, each with its other accepted spellings.
 const RECORD_KEYS: [&[&str]; 11] = [
     &["id"],
@@ -214,27 +218,6 @@ const RECORD_KEYS: [&[&str]; 11] = [
     &["lookback"],
 ];
 
-/// The candidate within two edits of `key` (case-insensitively), if any: for "did you mean".
-fn closest<'a>(key: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let key = key.to_ascii_lowercase();
-    candidates.map(|c| (edit_distance(&key, &c.to_ascii_lowercase()), c)).filter(|(d, _)| *d <= 2).min_by_key(|(d, _)| *d).map(|(_, c)| c)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb { prev } else { 1 + prev.min(cur).min(row[j]) };
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 /// A subscription that an event satisfied (or a lookback hit). It has been consumed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Fired {
@@ -246,9 +229,15 @@ pub struct Fired {
 
 /// Epoch milliseconds from a number (milliseconds) or an RFC 3339 string.
 pub fn parse_time_ms(v: &Json) -> Option<i64> {
+    node_time_ms(&Node::from_json(v))
+}
+
+/// [`parse_time_ms`] on the event view.
+pub(crate) fn node_time_ms(v: &Node<'_>) -> Option<i64> {
     match v {
-        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
-        Json::String(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()),
+        Node::Int(i) => Some(*i),
+        Node::Double(f) => Some(*f).filter(|f| f.is_finite()).map(|f| f as i64),
+        Node::Str(s) => chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.timestamp_millis()),
         _ => None,
     }
 }
@@ -299,6 +288,14 @@ mod tests {
         let w = Subscription::wait("w", "app/x").with_timeout_ms(5000).with_lookback_ms(60_000);
         assert_eq!(w.to_record(), json!({"id": "w", "kind": "wait", "event": "app/x", "timeout": 5000, "lookback": 60000}));
         assert_eq!(Subscription::from_record(&w.to_record()).unwrap(), w);
+    }
+
+    #[test]
+    fn deserializes_through_from_record() {
+        let s: Subscription = serde_json::from_str(r#"{"id": "w", "event": "app/x", "timeout": "30s"}"#).unwrap();
+        assert_eq!(s, Subscription::wait("w", "app/x").with_timeout_ms(30_000));
+        let e = serde_json::from_str::<Subscription>(r#"{"id": "w", "event": "app/x", "iff": "true"}"#).unwrap_err().to_string();
+        assert!(e.contains("invalid_subscription") && e.contains("did you mean \"if\""), "{e}");
     }
 
     #[test]

@@ -8,7 +8,8 @@ use chrono::{DateTime, Datelike, FixedOffset, Offset, TimeDelta, TimeZone, Timel
 use regex::Regex;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use parking_lot::RwLock;
+use std::sync::{Arc, LazyLock};
 
 fn overflow() -> EvalError {
     EvalError::new(K::Overflow, "integer overflow")
@@ -422,29 +423,85 @@ fn parse_offset(s: &str, t: &DateTime<Utc>) -> Option<FixedOffset> {
     FixedOffset::east_opt(sign * (h.parse::<i32>().ok()? * 3600 + m.parse::<i32>().ok()? * 60))
 }
 
+type Compiled = Result<Arc<Regex>, String>;
+
+/// Registered patterns, compiled once and shared by every thread: matching never compiles a
+/// registered pattern again (until the table is cleared at its bound). Patterns read from
+/// events stay out of it: they cannot crowd out the registered ones.
+static REGISTERED: LazyLock<RwLock<HashMap<Box<str>, Compiled>>> = LazyLock::new(RwLock::default);
+
+const REGISTERED_MAX: usize = 100_000;
+
 thread_local! {
-    /// Compiled patterns, per thread so matching threads never contend on a lock.
-    static REGEX_CACHE: RefCell<HashMap<String, Result<Arc<Regex>, String>>> = RefCell::new(HashMap::new());
+    /// Each thread's recent patterns, in front of the shared table: a hit takes no lock.
+    static RECENT: RefCell<HashMap<Box<str>, Compiled>> = RefCell::new(HashMap::new());
 }
 
-const REGEX_CACHE_MAX: usize = 512;
+const RECENT_MAX: usize = 512;
 
+fn compile_regex(pattern: &str) -> Compiled {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map(Arc::new)
+        .map_err(|e| format!("invalid regex {pattern:?}: {e}"))
+}
+
+/// Compiles a pattern of a subscription being registered into the shared table; an invalid
+/// pattern is `invalid_argument` (the compiler reports it as `invalid_regex`).
+pub(crate) fn register_regex(pattern: &str) -> Result<(), EvalError> {
+    if let Some(r) = REGISTERED.read().get(pattern) {
+        return r.as_ref().map(|_| ()).map_err(|e| invalid(e.clone()));
+    }
+    let compiled = compile_regex(pattern);
+    let result = compiled.as_ref().map(|_| ()).map_err(|e| invalid(e.clone()));
+    if compiled.is_ok() {
+        let mut table = REGISTERED.write();
+        if table.len() >= REGISTERED_MAX {
+            table.clear();
+        }
+        table.insert(pattern.into(), compiled);
+    }
+    result
+}
+
+/// The compiled pattern; an invalid pattern is `invalid_argument`.
 fn regex(pattern: &str) -> Result<Arc<Regex>, EvalError> {
-    REGEX_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(r) = cache.get(pattern) {
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        if let Some(r) = recent.get(pattern) {
             return r.clone().map_err(invalid);
         }
-        if cache.len() >= REGEX_CACHE_MAX {
-            cache.clear();
+        let registered = REGISTERED.read().get(pattern).cloned();
+        let compiled = registered.unwrap_or_else(|| compile_regex(pattern));
+        if recent.len() >= RECENT_MAX {
+            recent.clear();
         }
-        let compiled = regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 20)
-            .build()
-            .map(Arc::new)
-            .map_err(|e| format!("invalid regex {pattern:?}: {e}"));
-        cache.insert(pattern.to_owned(), compiled.clone());
+        recent.insert(pattern.into(), compiled.clone());
         compiled.map_err(invalid)
     })
 }
 
+
+#[cfg(test)]
+mod pattern_tests {
+    use super::*;
+
+    #[test]
+    fn registered_patterns_are_compiled_once_and_shared() {
+        // More than a thread's recent cache holds: matching still finds every pattern compiled.
+        let patterns: Vec<String> = (0..RECENT_MAX + 100).map(|i| format!("^shared-{i}-[a-z]+$")).collect();
+        patterns.iter().for_each(|p| register_regex(p).unwrap());
+        let from_another_thread = std::thread::spawn({
+            let patterns = patterns.clone();
+            move || patterns.iter().map(|p| regex(p).unwrap()).collect::<Vec<_>>()
+        });
+        for (p, theirs) in patterns.iter().zip(from_another_thread.join().unwrap()) {
+            let registered = REGISTERED.read().get(p.as_str()).cloned().unwrap().unwrap();
+            assert!(Arc::ptr_eq(&registered, &theirs), "{p} was compiled again");
+            assert!(Arc::ptr_eq(&registered, &regex(p).unwrap()), "{p} was compiled again");
+        }
+        assert!(register_regex("(unclosed").is_err());
+        assert!(!REGISTERED.read().contains_key("(unclosed"), "invalid patterns are not kept");
+    }
+}

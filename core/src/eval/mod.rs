@@ -1,20 +1,22 @@
-//! Evaluation of compiled expressions against a JSON event, in both dialects.
+//! Evaluation of compiled expressions against an event, in both dialects.
 //!
-//! The evaluator reads the event in place: a field path walks the JSON tree and only the
-//! value at its end becomes a [`Value`] (borrowing, not copying, strings, lists and maps).
+//! The evaluator reads the event view ([`crate::event::Node`]) in place: a field path walks
+//! the view and only the value at its end becomes a [`Value`] (borrowing, not copying,
+//! strings, lists and maps).
 //! Errors are values: they flow through `&&`/`||` with CEL's absorption rules and never panic.
 
 mod ext;
 mod functions;
+pub(crate) use functions::register_regex;
 mod net;
 mod value;
 
 pub use value::{List, Map, Str, Value};
 
 use crate::error::{EvalError, EvalErrorKind as K};
+use crate::event::Node;
 use crate::frontend::ast::{CmpOp, Expr, Func, Opt};
 use crate::Dialect;
-use serde_json::Value as Json;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
@@ -22,14 +24,14 @@ pub(crate) type EvalResult<'a> = Result<Value<'a>, EvalError>;
 
 /// What an expression is evaluated against.
 pub(crate) struct Ctx<'a> {
-    pub input: &'a Json,
+    pub input: &'a Node<'a>,
     pub params: &'a [Value<'a>],
     pub dialect: Dialect,
     locals: Vec<EvalResult<'a>>,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(input: &'a Json, params: &'a [Value<'a>], dialect: Dialect) -> Self {
+    pub fn new(input: &'a Node<'a>, params: &'a [Value<'a>], dialect: Dialect) -> Self {
         Ctx { input, params, dialect, locals: Vec::new() }
     }
 
@@ -40,12 +42,12 @@ impl<'a> Ctx<'a> {
 
 /// Walks a field path through the event. `None` when a key is missing (or a non-map is
 /// crossed); the caller decides what that means in its dialect.
-pub(crate) fn lookup_path<'a>(root: &'a Json, path: &[Arc<str>]) -> Result<&'a Json, PathMiss> {
+pub(crate) fn lookup_path<'n, 'a>(root: &'n Node<'a>, path: &[Arc<str>]) -> Result<&'n Node<'a>, PathMiss> {
     let mut cur = root;
     for seg in path {
         cur = match cur {
-            Json::Object(m) => m.get(&**seg).ok_or(PathMiss::Missing)?,
-            Json::Null => return Err(PathMiss::Missing),
+            Node::Map(m) => crate::event::entry(m, seg).ok_or(PathMiss::Missing)?,
+            Node::Null => return Err(PathMiss::Missing),
             _ => return Err(PathMiss::NotAMap),
         };
     }
@@ -72,7 +74,7 @@ pub(crate) fn eval<'a>(e: &'a Expr, cx: &mut Ctx<'a>) -> EvalResult<'a> {
         Expr::Lit(v) => Ok(v.clone()),
         Expr::Param(i) => Ok(cx.params[*i as usize].clone()),
         Expr::Path(p) => match lookup_path(cx.input, p) {
-            Ok(j) => Ok(Value::from_json(j)),
+            Ok(j) => Ok(Value::from_node(j)),
             Err(_) if cx.lenient() => Ok(Value::Null),
             Err(PathMiss::Missing) => Err(missing_path(cx.input, p)),
             Err(PathMiss::NotAMap) => Err(EvalError::new(K::NoSuchOverload, format!("cannot select a field of a non-map at {}", p.join(".")))),
@@ -232,11 +234,11 @@ fn logic<'a>(a: EvalResult<'a>, b: impl FnOnce() -> EvalResult<'a>, decides: boo
     }
 }
 
-fn missing_path(root: &Json, p: &[Arc<str>]) -> EvalError {
+fn missing_path(root: &Node<'_>, p: &[Arc<str>]) -> EvalError {
     // Name the first missing segment: "no such key: data.userId".
     let mut cur = root;
     for (i, seg) in p.iter().enumerate() {
-        match cur.get(&**seg) {
+        match cur.get(seg) {
             Some(next) => cur = next,
             None => return no_such_key(&p[..=i].join(".")),
         }

@@ -1,8 +1,10 @@
-//! CEL values. A value borrows from the event JSON (`'a`) where it can, so reading
-//! `async.data.id` copies nothing: lists and maps of the event stay JSON until iterated.
+//! CEL values. A value borrows from the event view (`'a`) where it can, so reading
+//! `async.data.id` copies nothing: lists and maps of the event stay in the view until iterated.
 
+use crate::event::{entry, sorted_keys, Node};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value as Json;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
@@ -50,13 +52,13 @@ impl std::ops::Deref for Str<'_> {
 
 #[derive(Clone, Debug)]
 pub enum List<'a> {
-    Json(&'a [Json]),
+    Event(&'a [Node<'a>]),
     Owned(Arc<Vec<Value<'a>>>),
 }
 
 #[derive(Clone, Debug)]
 pub enum Map<'a> {
-    Json(&'a serde_json::Map<String, Json>),
+    Event(&'a [(Cow<'a, str>, Node<'a>)]),
     /// Map literals are small; a vector keeps insertion order and needs no hashing.
     Owned(Arc<Vec<(Value<'a>, Value<'a>)>>),
 }
@@ -64,13 +66,13 @@ pub enum Map<'a> {
 impl<'a> List<'a> {
     pub fn len(&self) -> usize {
         match self {
-            List::Json(l) => l.len(),
+            List::Event(l) => l.len(),
             List::Owned(l) => l.len(),
         }
     }
     pub fn get(&self, i: usize) -> Option<Value<'a>> {
         match self {
-            List::Json(l) => l.get(i).map(Value::from_json),
+            List::Event(l) => l.get(i).map(Value::from_node),
             List::Owned(l) => l.get(i).cloned(),
         }
     }
@@ -82,14 +84,15 @@ impl<'a> List<'a> {
 impl<'a> Map<'a> {
     pub fn len(&self) -> usize {
         match self {
-            Map::Json(m) => m.len(),
+            // A key written twice is one entry (the last).
+            Map::Event(m) => sorted_keys(m).len(),
             Map::Owned(m) => m.len(),
         }
     }
     pub fn get(&self, key: &Value<'_>) -> Option<Value<'a>> {
         match self {
-            Map::Json(m) => match key {
-                Value::Str(s) => m.get(&**s).map(Value::from_json),
+            Map::Event(m) => match key {
+                Value::Str(s) => entry(m, s).map(Value::from_node),
                 _ => None,
             },
             Map::Owned(m) => m.iter().find(|(k, _)| k.equals(key)).map(|(_, v)| v.clone()),
@@ -97,13 +100,13 @@ impl<'a> Map<'a> {
     }
     pub fn get_str(&self, key: &str) -> Option<Value<'a>> {
         match self {
-            Map::Json(m) => m.get(key).map(Value::from_json),
+            Map::Event(m) => entry(m, key).map(Value::from_node),
             Map::Owned(m) => m.iter().find(|(k, _)| matches!(k, Value::Str(s) if &**s == key)).map(|(_, v)| v.clone()),
         }
     }
     pub fn keys(&self) -> Vec<Value<'a>> {
         match self {
-            Map::Json(m) => m.keys().map(|k| Value::Str(Str::Borrowed(k.as_str()))).collect(),
+            Map::Event(m) => sorted_keys(m).into_iter().map(|k| Value::Str(Str::Borrowed(k))).collect(),
             Map::Owned(m) => m.iter().map(|(k, _)| k.clone()).collect(),
         }
     }
@@ -111,17 +114,15 @@ impl<'a> Map<'a> {
 
 impl<'a> Value<'a> {
     /// JSON integers that fit in i64 are `int`, every other number is `double`.
-    pub fn from_json(j: &'a Json) -> Value<'a> {
-        match j {
-            Json::Null => Value::Null,
-            Json::Bool(b) => Value::Bool(*b),
-            Json::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Double(n.as_f64().unwrap_or(f64::NAN)),
-            },
-            Json::String(s) => Value::Str(Str::Borrowed(s)),
-            Json::Array(l) => Value::List(List::Json(l)),
-            Json::Object(m) => Value::Map(Map::Json(m)),
+    pub fn from_node(n: &'a Node<'a>) -> Value<'a> {
+        match n {
+            Node::Null => Value::Null,
+            Node::Bool(b) => Value::Bool(*b),
+            Node::Int(i) => Value::Int(*i),
+            Node::Double(d) => Value::Double(*d),
+            Node::Str(s) => Value::Str(Str::Borrowed(s)),
+            Node::List(l) => Value::List(List::Event(l)),
+            Node::Map(m) => Value::Map(Map::Event(m)),
         }
     }
 
@@ -133,7 +134,7 @@ impl<'a> Value<'a> {
             Json::Object(m) => Value::Map(Map::Owned(Arc::new(
                 m.iter().map(|(k, v)| (Value::string(k), Value::from_json_owned(v))).collect(),
             ))),
-            other => Value::from_json(other).into_owned(),
+            other => Value::from_node(&Node::from_json(other)).into_owned(),
         }
     }
 
@@ -152,9 +153,11 @@ impl<'a> Value<'a> {
             Value::Str(Str::Borrowed(s)) => Value::string(s),
             Value::Str(Str::Shared(s)) => Value::Str(Str::Shared(s)),
             Value::Bytes(b) => Value::Bytes(b),
-            Value::List(List::Json(l)) => Value::from_json_owned(&Json::Array(l.to_vec())),
+            Value::List(List::Event(l)) => Value::List(List::Owned(Arc::new(l.iter().map(|n| Value::from_node(n).into_owned()).collect()))),
             Value::List(List::Owned(l)) => Value::List(List::Owned(Arc::new(l.iter().cloned().map(Value::into_owned).collect()))),
-            Value::Map(Map::Json(m)) => Value::from_json_owned(&Json::Object(m.clone())),
+            Value::Map(Map::Event(m)) => Value::Map(Map::Owned(Arc::new(
+                sorted_keys(m).into_iter().map(|k| (Value::string(k), entry(m, k).map_or(Value::Null, |n| Value::from_node(n).into_owned()))).collect(),
+            ))),
             Value::Map(Map::Owned(m)) => Value::Map(Map::Owned(Arc::new(
                 m.iter().map(|(k, v)| (k.clone().into_owned(), v.clone().into_owned())).collect(),
             ))),
@@ -343,9 +346,9 @@ impl Value<'_> {
             Value::Double(d) => serde_json::Number::from_f64(*d).map_or_else(|| Json::String(format_double(*d)), Json::Number),
             Value::Str(s) => Json::String(s.to_string()),
             Value::Bytes(b) => Json::String(base64_encode(b)),
-            Value::List(List::Json(l)) => Json::Array(l.to_vec()),
+            Value::List(List::Event(l)) => Json::Array(l.iter().map(Node::to_json).collect()),
             Value::List(l) => Json::Array(l.iter().map(|v| v.to_json()).collect()),
-            Value::Map(Map::Json(m)) => Json::Object((*m).clone()),
+            Value::Map(Map::Event(m)) => Json::Object(m.iter().map(|(k, v)| (k.to_string(), v.to_json())).collect()),
             Value::Map(Map::Owned(m)) => Json::Object(
                 m.iter()
                     .map(|(k, v)| (k.as_str().map_or_else(|| k.to_string(), str::to_owned), v.to_json()))

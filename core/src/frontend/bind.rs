@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 /// The trigger's value at `path`: strict dialect errors on a missing field, lenient gives null.
 pub(crate) fn trigger_value(trigger: &Json, path: &[Arc<str>], dialect: Dialect) -> Option<Value<'static>> {
-    match crate::eval::lookup_path(trigger, path) {
-        Ok(j) => Some(Value::from_json_owned(j)),
-        Err(_) if dialect == Dialect::Lenient => Some(Value::Null),
-        Err(_) => None,
+    match path.iter().try_fold(trigger, |j, seg| j.as_object()?.get(&**seg)) {
+        Some(j) => Some(Value::from_json_owned(j)),
+        None if dialect == Dialect::Lenient => Some(Value::Null),
+        None => None,
     }
 }
 

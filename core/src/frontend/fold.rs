@@ -6,7 +6,6 @@ use super::ast::{Expr, Func, Opt};
 use super::bind::for_each_child_mut;
 use crate::eval::{eval, Ctx, Value};
 use crate::Dialect;
-use serde_json::Value as Json;
 
 pub(crate) fn fold(e: &mut Expr, dialect: Dialect) {
     for_each_child_mut(e, &mut |c| fold(c, dialect));
@@ -42,7 +41,7 @@ pub(crate) fn fold(e: &mut Expr, dialect: Dialect) {
         return fold(e, dialect);
     }
     if e.is_constant() {
-        let input = Json::Null;
+        let input = crate::event::Node::Null;
         let mut cx = Ctx::new(&input, &[], dialect);
         if let Ok(v) = eval(e, &mut cx) {
             let v = v.into_owned();

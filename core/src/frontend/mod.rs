@@ -125,6 +125,12 @@ impl Frontend {
     /// Compiles `src`. With `Vars::Condition { trigger: true }`, `trigger` must be given and
     /// `event.*` is bound from it.
     pub fn compile(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
+        let c = self.compile_cached(src, vars, trigger)?;
+        check_patterns(&c, src)?;
+        Ok(c)
+    }
+
+    fn compile_cached(&self, src: &str, vars: Vars, trigger: Option<&Json>) -> Result<Compiled, CompileError> {
         if src.len() > self.limits.max_expr_bytes {
             let span = Span { start: self.limits.max_expr_bytes, end: src.len() };
             let msg = format!("expression is {} bytes, over the limit of {}", src.len(), self.limits.max_expr_bytes);
@@ -186,7 +192,9 @@ impl Frontend {
         lex::tokenize(src, self.limits.max_depth)?;
         let (e, params) = self.analyse(src, vars, trigger)?;
         let s = Shape::new(e.to_string(), e, self.limits.max_conjunctions);
-        Ok(Compiled::new(Arc::new(s), params, self.dialect))
+        let c = Compiled::new(Arc::new(s), params, self.dialect);
+        check_patterns(&c, src)?;
+        Ok(c)
     }
 
     /// The full path: parse, bind, fold, NNF, then lift literals and share the shape.
@@ -242,6 +250,25 @@ impl Frontend {
 
 /// The text of `src` with its simple literals replaced by placeholders, their values and
 /// their spans. `None` when the text uses the placeholder prefix itself.
+/// Every literal pattern of `matches` must be a valid regex: a typo in a pattern is an error
+/// at registration (`invalid_regex`, at the literal), not a condition that silently never
+/// matches. Compiled here once, it is shared by every matching thread.
+fn check_patterns(c: &Compiled, src: &str) -> Result<(), CompileError> {
+    for &i in c.shape.patterns.iter() {
+        let Value::Str(pattern) = &c.params[i as usize] else { continue };
+        if let Err(e) = crate::eval::register_regex(pattern) {
+            // The literal's place in the text; a pattern bound from the trigger has none.
+            let span = lex::tokenize(src, usize::MAX)
+                .ok()
+                .and_then(|tokens| template_key(src, &tokens))
+                .and_then(|(_, lits, spans)| lits.iter().position(|l| matches!(l, Value::Str(s) if **s == **pattern)).map(|j| spans[j]))
+                .unwrap_or(Span { start: 0, end: src.len() });
+            return Err(CompileError::new(CompileErrorKind::InvalidRegex, e.message().to_owned(), src, span));
+        }
+    }
+    Ok(())
+}
+
 fn template_key(src: &str, tokens: &[lex::Token]) -> Option<(String, Vec<Value<'static>>, Vec<Span>)> {
     let mut key = String::with_capacity(src.len());
     let mut lits = Vec::new();

@@ -7,6 +7,7 @@ use super::bind::for_each_child_mut;
 use super::dnf;
 use crate::eval::{eval, Ctx, Value};
 use crate::{Dialect, EvalError};
+use crate::event::Node;
 use serde_json::Value as Json;
 use std::fmt;
 use std::sync::Arc;
@@ -17,12 +18,24 @@ pub(crate) struct Shape {
     pub expr: Expr,
     /// The conjunctions of the DNF, or `None` when it is larger than the configured bound.
     pub conjunctions: Option<Vec<Vec<Expr>>>,
+    /// Parameters used as the pattern of `matches`: checked (and compiled) at registration.
+    pub patterns: Box<[u32]>,
 }
 
 impl Shape {
     pub fn new(key: String, expr: Expr, max_conjunctions: usize) -> Shape {
         let conjunctions = dnf::conjunctions(&expr, max_conjunctions);
-        Shape { key, expr, conjunctions }
+        let mut patterns = Vec::new();
+        expr.visit(&mut |e| {
+            if let Expr::Call(crate::frontend::ast::Func::Matches, args) = e {
+                if let Some(Expr::Param(i)) = args.get(1) {
+                    patterns.push(*i);
+                }
+            }
+        });
+        patterns.sort_unstable();
+        patterns.dedup();
+        Shape { key, expr, conjunctions, patterns: patterns.into() }
     }
 }
 
@@ -71,7 +84,8 @@ impl Compiled {
 
     /// Evaluates against an event (a JSON value) and renders the result as JSON.
     pub fn eval(&self, event: &Json) -> Result<Json, EvalError> {
-        let mut cx = Ctx::new(event, &self.params, self.dialect);
+        let event = Node::from_json(event);
+        let mut cx = Ctx::new(&event, &self.params, self.dialect);
         eval(&self.shape.expr, &mut cx).map(|v| v.to_json())
     }
 
@@ -87,14 +101,15 @@ impl Compiled {
     /// the conformance runner, not API.
     #[doc(hidden)]
     pub fn eval_tagged(&self, event: &Json) -> Result<Json, EvalError> {
-        let mut cx = Ctx::new(event, &self.params, self.dialect);
+        let event = Node::from_json(event);
+        let mut cx = Ctx::new(&event, &self.params, self.dialect);
         eval(&self.shape.expr, &mut cx).map(|v| v.to_tagged_json())
     }
 
     /// Evaluates as a condition: `Ok(true)` only for the boolean `true`. A non-boolean result
     /// is the error `not_bool`, except `null` in the lenient dialect, which is `false`.
     pub fn matches(&self, event: &Json) -> Result<bool, EvalError> {
-        matches(&self.shape, &self.params, event, self.dialect)
+        matches(&self.shape, &self.params, &Node::from_json(event), self.dialect)
     }
 }
 
@@ -105,7 +120,7 @@ impl fmt::Debug for Compiled {
 }
 
 /// Evaluates a shape with its parameters as a condition (see [`Compiled::matches`]).
-pub(crate) fn matches(shape: &Shape, params: &[Value<'_>], event: &Json, dialect: Dialect) -> Result<bool, EvalError> {
+pub(crate) fn matches(shape: &Shape, params: &[Value<'_>], event: &Node<'_>, dialect: Dialect) -> Result<bool, EvalError> {
     let mut cx = Ctx::new(event, params, dialect);
     match eval(&shape.expr, &mut cx)? {
         Value::Bool(b) => Ok(b),

@@ -7,20 +7,20 @@
 //! for almost every event.
 
 use super::range::{Bound, Side};
-use crate::eval::{List, Map, Value};
+use crate::eval::{Str, Value};
 use crate::frontend::ast::{CmpOp, Expr, Func, Path};
-use std::sync::Arc;
 
-/// What the index tests for one conjunction.
+/// What the index tests for one conjunction. It borrows the parameters it was chosen from
+/// (`'v`): removal recomputes it from a record's encoded parameters without copying them.
 #[derive(Clone, Debug)]
-pub(crate) enum Pred {
+pub(crate) enum Pred<'v> {
     /// The value at the path equals one of these scalars (`==`, `in [..]`).
-    Eq(Vec<Value<'static>>),
+    Eq(Vec<Value<'v>>),
     /// The value at the path is a list containing this scalar, or a map with this key.
-    Elem(Value<'static>),
-    Prefix(Arc<str>),
-    Suffix(Arc<str>),
-    Contains(Arc<str>),
+    Elem(Value<'v>),
+    Prefix(Str<'v>),
+    Suffix(Str<'v>),
+    Contains(Str<'v>),
     Range(Side, Bound),
     /// Numeric `lo <= value <= hi` (order-preserving encodings), from a lower and an upper
     /// bound on one path in one conjunction.
@@ -29,7 +29,7 @@ pub(crate) enum Pred {
     Presence,
 }
 
-impl Pred {
+impl Pred<'_> {
     /// Lower is more selective. Equality before affixes before substrings before ranges
     /// before presence, so a predicate that every subscription shares
     /// (`async.data.amount > 100`) never hides a selective one.
@@ -59,16 +59,16 @@ impl Pred {
 }
 
 /// A readable form for `explain`: what the index tests of the value at the path.
-impl std::fmt::Display for Pred {
+impl std::fmt::Display for Pred<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let lit = |v: &Value<'_>| v.to_json().to_string();
         match self {
             Pred::Eq(vs) if vs.len() == 1 => write!(f, "== {}", lit(&vs[0])),
             Pred::Eq(vs) => write!(f, "in [{}]", vs.iter().map(lit).collect::<Vec<_>>().join(", ")),
             Pred::Elem(v) => write!(f, "holds {}", lit(v)),
-            Pred::Prefix(s) => write!(f, "startsWith({s:?})"),
-            Pred::Suffix(s) => write!(f, "endsWith({s:?})"),
-            Pred::Contains(s) => write!(f, "contains({s:?})"),
+            Pred::Prefix(s) => write!(f, "startsWith({:?})", &**s),
+            Pred::Suffix(s) => write!(f, "endsWith({:?})", &**s),
+            Pred::Contains(s) => write!(f, "contains({:?})", &**s),
             Pred::Range(Side::Lower, b) => write!(f, ">= {b}"),
             Pred::Range(Side::Upper, b) => write!(f, "<= {b}"),
             Pred::Interval(lo, hi) => write!(f, "in [{}, {}]", super::range::unordered(*lo), super::range::unordered(*hi)),
@@ -78,8 +78,8 @@ impl std::fmt::Display for Pred {
 }
 
 /// The access predicate of the most selective indexable atom, or `None` (scan).
-pub(crate) fn choose(atoms: &[Expr], params: &[Value<'static>]) -> Option<(Path, Pred)> {
-    let preds: Vec<(Path, Pred)> = atoms.iter().filter_map(|a| access(a, params)).collect();
+pub(crate) fn choose<'v>(atoms: &[Expr], params: &[Value<'v>]) -> Option<(Path, Pred<'v>)> {
+    let preds: Vec<(Path, Pred<'v>)> = atoms.iter().filter_map(|a| access(a, params)).collect();
     let best = preds.iter().min_by_key(|(_, p)| p.rank())?;
     if best.1.rank() < Pred::Interval(0, 0).rank() {
         return Some(best.clone());
@@ -99,10 +99,10 @@ pub(crate) fn choose(atoms: &[Expr], params: &[Value<'static>]) -> Option<(Path,
     Some(best.clone())
 }
 
-fn value<'p>(e: &'p Expr, params: &'p [Value<'static>]) -> Option<&'p Value<'static>> {
+fn value<'p, 'v>(e: &'p Expr, params: &'p [Value<'v>]) -> Option<Value<'v>> {
     match e {
-        Expr::Lit(v) => Some(v),
-        Expr::Param(i) => params.get(*i as usize),
+        Expr::Lit(v) => Some(v.clone()),
+        Expr::Param(i) => params.get(*i as usize).cloned(),
         _ => None,
     }
 }
@@ -112,7 +112,7 @@ fn is_scalar(v: &Value<'_>) -> bool {
 }
 
 /// A necessary condition of one atom, if the index can test it.
-pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pred)> {
+pub(crate) fn access<'v>(atom: &Expr, params: &[Value<'v>]) -> Option<(Path, Pred<'v>)> {
     match atom {
         // A bare boolean field: `async.data.flag`.
         Expr::Path(p) if !p.is_empty() => Some((p.clone(), Pred::Eq(vec![Value::Bool(true)]))),
@@ -123,20 +123,20 @@ pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pr
                 _ => return None,
             };
             match op {
-                CmpOp::Eq if is_scalar(v) => Some((path.clone(), Pred::Eq(vec![v.clone()]))),
+                CmpOp::Eq if is_scalar(&v) => Some((path.clone(), Pred::Eq(vec![v]))),
                 CmpOp::Eq => Some((path.clone(), Pred::Presence)),
                 CmpOp::Ne => None,
-                CmpOp::Lt | CmpOp::Le => Some((path.clone(), Bound::of(v).map_or(Pred::Presence, |b| Pred::Range(Side::Upper, b)))),
-                CmpOp::Gt | CmpOp::Ge => Some((path.clone(), Bound::of(v).map_or(Pred::Presence, |b| Pred::Range(Side::Lower, b)))),
+                CmpOp::Lt | CmpOp::Le => Some((path.clone(), Bound::of(&v).map_or(Pred::Presence, |b| Pred::Range(Side::Upper, b)))),
+                CmpOp::Gt | CmpOp::Ge => Some((path.clone(), Bound::of(&v).map_or(Pred::Presence, |b| Pred::Range(Side::Lower, b)))),
             }
         }
         Expr::In(a, b) => match (&**a, &**b) {
             (Expr::Path(p), coll) => {
-                let items: Vec<Value<'static>> = match coll {
-                    Expr::List(items) => items.iter().map(|i| value(i, params).cloned()).collect::<Option<_>>()?,
+                let items: Vec<Value<'v>> = match coll {
+                    Expr::List(items) => items.iter().map(|i| value(i, params)).collect::<Option<_>>()?,
                     other => match value(other, params)? {
-                        Value::List(l) => list_items(l),
-                        Value::Map(m) => map_keys(m),
+                        Value::List(l) => l.iter().collect(),
+                        Value::Map(m) => m.keys(),
                         _ => return None,
                     },
                 };
@@ -145,7 +145,7 @@ pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pr
                 items.iter().all(is_scalar).then(|| (p.clone(), Pred::Eq(items)))
             }
             (elem, Expr::Path(p)) => match value(elem, params) {
-                Some(v) if is_scalar(v) => Some((p.clone(), Pred::Elem(v.clone()))),
+                Some(v) if is_scalar(&v) => Some((p.clone(), Pred::Elem(v))),
                 _ => Some((p.clone(), Pred::Presence)),
             },
             _ => None,
@@ -153,7 +153,7 @@ pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pr
         Expr::Call(f @ (Func::StartsWith | Func::EndsWith | Func::Contains), args) => {
             let Expr::Path(p) = &args[0] else { return None };
             let needle = match value(&args[1], params) {
-                Some(Value::Str(s)) if !s.is_empty() => Arc::<str>::from(&**s),
+                Some(Value::Str(s)) if !s.is_empty() => s,
                 _ => return Some((p.clone(), Pred::Presence)),
             };
             Some((
@@ -179,12 +179,4 @@ pub(crate) fn access(atom: &Expr, params: &[Value<'static>]) -> Option<(Path, Pr
         },
         _ => None,
     }
-}
-
-fn list_items(l: &List<'static>) -> Vec<Value<'static>> {
-    l.iter().map(Value::into_owned).collect()
-}
-
-fn map_keys(m: &Map<'static>) -> Vec<Value<'static>> {
-    m.keys().into_iter().map(Value::into_owned).collect()
 }

@@ -30,7 +30,7 @@ use keys::{KeyKind, KeyTable};
 use posting::Posting;
 use range::{Bound, RangeIndex, Side};
 use roaring::RoaringBitmap;
-use serde_json::Value as Json;
+use crate::event::Node;
 use std::collections::BTreeMap;
 use substring::ContainsIndex;
 
@@ -123,7 +123,7 @@ pub(crate) struct Partition {
 }
 
 /// The access predicates of a subscription: one per conjunction, or `None` for the scan list.
-pub(crate) fn plan(shape: &Shape, params: &[Value<'static>]) -> Option<Vec<(Path, Pred)>> {
+pub(crate) fn plan<'v>(shape: &Shape, params: &[Value<'v>]) -> Option<Vec<(Path, Pred<'v>)>> {
     let conjunctions = shape.conjunctions.as_ref()?;
     conjunctions.iter().map(|atoms| access::choose(atoms, params)).collect()
 }
@@ -152,7 +152,7 @@ impl Partition {
     }
 
     /// The places `pred` files under path `pid`, in a fixed order.
-    fn filings<'p>(&self, pid: PathId, pred: &'p Pred, f: &mut dyn FnMut(Filing<'p>)) {
+    fn filings<'p>(&self, pid: PathId, pred: &'p Pred<'_>, f: &mut dyn FnMut(Filing<'p>)) {
         match pred {
             Pred::Eq(values) => {
                 // A value no key stands for (NaN) can never be equal: nothing to file.
@@ -204,7 +204,7 @@ impl Partition {
     }
 
     /// Files `slot` under `plan` (from [`plan`]; `None` means the scan list).
-    pub fn insert(&mut self, slot: SlotId, plan: Option<&[(Path, Pred)]>) {
+    pub fn insert(&mut self, slot: SlotId, plan: Option<&[(Path, Pred<'_>)]>) {
         let Some(plan) = plan else {
             self.scan.insert(slot.as_u32());
             self.filed[Class::Scan as usize] += 1;
@@ -246,7 +246,7 @@ impl Partition {
     }
 
     /// Unfiles `slot`, which was filed under the same `plan`.
-    pub fn remove(&mut self, slot: SlotId, plan: Option<&[(Path, Pred)]>) {
+    pub fn remove(&mut self, slot: SlotId, plan: Option<&[(Path, Pred<'_>)]>) {
         let Some(plan) = plan else {
             self.scan.remove(slot.as_u32());
             self.filed[Class::Scan as usize] -= 1;
@@ -295,14 +295,14 @@ impl Partition {
     }
 
     /// Appends every subscription that may match `event` (unsorted, possibly repeated).
-    pub fn candidates(&self, event: &Json, dialect: Dialect, out: &mut Vec<u32>) {
+    pub fn candidates(&self, event: &Node<'_>, dialect: Dialect, out: &mut Vec<u32>) {
         for (pid, e) in self.entries.iter().enumerate() {
             let Some(path) = &e.path else { continue };
             let pid = PathId::from_u32(pid as u32);
             let found = lookup_path(event, path);
             if e.eq > 0 {
                 let v = match found {
-                    Ok(j) => Some(Value::from_json(j)),
+                    Ok(j) => Some(Value::from_node(j)),
                     // Lenient: a missing field reads as null.
                     Err(_) if dialect == Dialect::Lenient => Some(Value::Null),
                     Err(_) => None,
@@ -314,22 +314,23 @@ impl Partition {
             let Ok(j) = found else { continue };
             if e.elem > 0 {
                 match j {
-                    Json::Array(items) => {
+                    Node::List(items) => {
                         for item in items {
-                            if let Some(h) = self.hasher.key(pid, KeyKind::Elem, &Value::from_json(item)) {
+                            if let Some(h) = self.hasher.key(pid, KeyKind::Elem, &Value::from_node(item)) {
                                 self.probe(h, out);
                             }
                         }
                     }
-                    Json::Object(m) => {
-                        for k in m.keys() {
+                    Node::Map(m) => {
+                        // A repeated key probes twice; the caller removes repeats.
+                        for (k, _) in m {
                             self.probe(self.hasher.str(pid, KeyKind::Elem, k), out);
                         }
                     }
                     _ => {}
                 }
             }
-            if let Json::String(s) = j {
+            if let Node::Str(s) = j {
                 for &len in e.prefix_lens.keys() {
                     if len > s.len() {
                         break;
@@ -351,7 +352,7 @@ impl Partition {
                 }
             }
             if !e.range.is_empty() {
-                e.range.candidates(&Value::from_json(j), out);
+                e.range.candidates(&Value::from_node(j), out);
             }
             if let Some(p) = &e.presence {
                 p.extend_into(out);
@@ -367,7 +368,7 @@ impl Partition {
     /// Checks that `slot` is filed everywhere `plan` says, and returns how many distinct
     /// postings that makes (a plan that files one key twice, as `x == 1 || x == 1.0` does,
     /// posts the slot once).
-    pub fn check_filed(&self, slot: SlotId, plan: Option<&[(Path, Pred)]>) -> Result<u64, String> {
+    pub fn check_filed(&self, slot: SlotId, plan: Option<&[(Path, Pred<'_>)]>) -> Result<u64, String> {
         let s = slot.as_u32();
         let Some(plan) = plan else {
             return if self.scan.contains(s) { Ok(1) } else { Err(format!("slot {s} is not in the scan list")) };
@@ -483,9 +484,9 @@ mod tests {
         s.split('.').map(Arc::<str>::from).collect::<Vec<_>>().into()
     }
 
-    fn candidates(p: &Partition, event: Json) -> Vec<u32> {
+    fn candidates(p: &Partition, event: serde_json::Value) -> Vec<u32> {
         let mut out = Vec::new();
-        p.candidates(&event, Dialect::Strict, &mut out);
+        p.candidates(&Node::from_json(&event), Dialect::Strict, &mut out);
         out.sort_unstable();
         out.dedup();
         out
@@ -494,13 +495,13 @@ mod tests {
     #[test]
     fn keys_affixes_and_presence_file_and_unfile() {
         let mut p = Partition::new(KeyHasher::random());
-        let plans: Vec<Vec<(Path, Pred)>> = vec![
+        let plans: Vec<Vec<(Path, Pred<'static>)>> = vec![
             vec![(path("data.id"), Pred::Eq(vec![Value::string("a"), Value::Int(1)]))],
             vec![(path("data.tags"), Pred::Elem(Value::string("x")))],
-            vec![(path("data.p"), Pred::Prefix(Arc::from("/t/")))],
-            vec![(path("data.p"), Pred::Suffix(Arc::from(".pdf")))],
+            vec![(path("data.p"), Pred::Prefix(crate::eval::Str::Shared(Arc::from("/t/"))))],
+            vec![(path("data.p"), Pred::Suffix(crate::eval::Str::Shared(Arc::from(".pdf"))))],
             vec![(path("data.n"), Pred::Presence)],
-            vec![(path("data.id"), Pred::Eq(vec![Value::Double(1.0)])), (path("data.q"), Pred::Contains(Arc::from("zz")))],
+            vec![(path("data.id"), Pred::Eq(vec![Value::Double(1.0)])), (path("data.q"), Pred::Contains(crate::eval::Str::Shared(Arc::from("zz"))))],
         ];
         for (i, plan) in plans.iter().enumerate() {
             p.insert(SlotId::from_u32(i as u32), Some(plan));

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional, TypedDict, Union, final
 
 __version__: str
-__all__ = ["CelmatchError", "Cluster", "Compiled", "CompileError", "Engine", "EvalError", "Fired", "ManualClock", "Subscriptions", "__version__"]
+__all__ = ["CelmatchError", "Cluster", "Compiled", "CompileError", "ConfigError", "Engine", "EvalError", "Fired", "ManualClock", "Subscriptions", "__version__"]
 
 _JSON = Any
 """A _JSON-compatible value: dict (str keys), list, tuple, str, int, float, bool or None."""
@@ -21,7 +21,7 @@ _Instant = Union[datetime, int, float]
 """An instant: a timezone-aware datetime, or epoch seconds."""
 
 class _LookbackConfig(TypedDict, total=False):
-    max_age: _Seconds
+    max_age: Union[_Seconds, str]
     max_events: int
     max_bytes: int
 
@@ -82,6 +82,13 @@ class CompileError(CelmatchError):
     """1-based column (in characters) of the error's start."""
     span: Optional[tuple[int, int]]
     """``(start, end)`` byte offsets in the expression."""
+
+class ConfigError(CelmatchError, TypeError):
+    """The engine configuration (the keyword arguments of ``Engine`` and ``Engine.open``) is
+    invalid: an unknown key (the message names it, with the closest known one: ``unknown key
+    "max_event" in lookback; did you mean "max_events"?``), or a value of the wrong type or
+    range. ``.code`` is ``"invalid_config"``. Both a ``CelmatchError`` (so a ``ValueError``)
+    and a ``TypeError``, like an unexpected keyword argument."""
 
 class EvalError(CelmatchError):
     """Evaluating an expression against an event failed (``Engine.eval``, ``Engine.key``).
@@ -152,7 +159,7 @@ class Engine:
         *,
         lookback: Optional[_LookbackConfig] = None,
         limits: Optional[_LimitsConfig] = None,
-        event_fields: Union[_EventFieldsConfig, Literal["cloudevents"], None] = None,
+        event_fields: Union[_EventFieldsConfig, Literal["inngest", "cloudevents"], None] = None,
         cancel_removes_owner: bool = False,
         max_claims: Optional[int] = None,
         clock: Optional[ManualClock] = None,
@@ -163,7 +170,7 @@ class Engine:
             dialect: ``"strict"`` (CEL as specified) or ``"lenient"`` (missing fields are
                 null, numbers mix, ``+`` with a string concatenates).
             lookback: the event buffer that ``add_wait(..., lookback=...)`` searches, per event
-                name: ``dict(max_age=seconds | timedelta, max_events=int, max_bytes=int)``.
+                name: ``dict(max_age=seconds | timedelta | "5m", max_events=int, max_bytes=int)``.
                 Omitted keys default to 5 minutes, 10,000 events and 16 MiB; ``None`` (the
                 default) or ``max_events=0`` turns the buffer off.
             limits: overrides of the input limits.
@@ -174,9 +181,15 @@ class Engine:
             max_claims: most ``claim`` keys held at once (default 10,000,000).
             clock: a ``ManualClock`` to use instead of the system clock.
 
+        The settings are read by the core, as in every binding (one set of defaults and
+        checks); only ``max_age`` is converted first (Python durations are seconds or a
+        ``timedelta``, or a string such as ``"5m"``).
+
         Raises:
-            ValueError: an unknown dialect, key or value.
-            TypeError: an argument of the wrong type.
+            ConfigError: an unknown dialect, key or value (``invalid_config``, naming the key
+                and, for a typo, the closest known one). It is a ``ValueError`` and a
+                ``TypeError``.
+            TypeError: ``dialect`` or ``cancel_removes_owner`` of the wrong type.
         """
     @property
     def dialect(self) -> Literal["strict", "lenient"]:
@@ -272,7 +285,8 @@ class Engine:
         (they are removed). Runs without the GIL.
 
         Raises:
-            CelmatchError: ``invalid_event``.
+            CelmatchError: ``invalid_event``, or ``limit_exceeded`` (over ``max_event_bytes``
+                or ``max_event_depth``, whether the event is a dict or text).
             TypeError: ``event`` is not a dict, str or bytes.
         """
     def process_many(self, events: Iterable[_Event], /) -> list[list[Fired]]:
@@ -294,7 +308,7 @@ class Engine:
         durability: Literal["process", "power"] = "process",
         lookback: Optional[_LookbackConfig] = None,
         limits: Optional[_LimitsConfig] = None,
-        event_fields: Union[_EventFieldsConfig, Literal["cloudevents"], None] = None,
+        event_fields: Union[_EventFieldsConfig, Literal["inngest", "cloudevents"], None] = None,
         cancel_removes_owner: bool = False,
         max_claims: Optional[int] = None,
         clock: Optional[ManualClock] = None,
@@ -305,6 +319,8 @@ class Engine:
         too. Use it as a context manager, or call ``close()``, to release the store.
 
         Raises:
+            ConfigError: an invalid setting, as for ``Engine(...)``, or a ``durability`` other
+                than ``"process"`` or ``"power"``.
             CelmatchError: ``corrupt_store``, ``incompatible_store``, ``store_locked`` or
                 ``io_error``.
         """

@@ -32,7 +32,7 @@ pub(crate) use params::Params;
 use serde_json::Value as Json;
 use deadlines::Deadlines;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// `deadline_ms` of a record without a deadline.
@@ -69,6 +69,9 @@ pub(crate) struct Record {
     eval_errors: AtomicU32,
     /// The kind of the last evaluation error (`EvalErrorKind` index + 1; 0 for none).
     last_error: AtomicU8,
+    /// Fired by an event that won the claim (compare-and-swap, under the shared lock): no
+    /// later event may fire it; the engine takes it out of the store at its next settle.
+    claimed: AtomicBool,
     state: State,
 }
 
@@ -88,7 +91,7 @@ pub(crate) struct NewRecord<'a> {
     pub sub: &'a Subscription,
     pub compiled: Option<(Arc<Shape>, Option<Arc<Template>>)>,
     pub params: &'a [Value<'static>],
-    pub plan: Option<&'a [(Path, Pred)]>,
+    pub plan: Option<&'a [(Path, Pred<'static>)]>,
     pub deadline_ms: Option<i64>,
     pub fingerprint: u64,
     pub eval_errors: (u32, Option<EvalErrorKind>),
@@ -120,13 +123,6 @@ struct PartitionEntry {
     name: Box<str>,
     index: Partition,
     subs: u32,
-}
-
-/// A consumed subscription: what `process`, `remove` and `expire` report.
-pub(crate) struct Taken {
-    pub id: String,
-    pub kind: Kind,
-    pub owner: Option<String>,
 }
 
 pub(crate) struct Store {
@@ -253,6 +249,23 @@ impl Store {
         r.last_error.store(error_code_of(kind), Ordering::Relaxed);
     }
 
+    /// Claims the subscription registered as `seq` in `slot` for one event: `true` for
+    /// exactly one caller, however many race (each subscription fires at most once).
+    pub fn claim(&self, slot: SlotId, seq: u64) -> bool {
+        self.records.get(slot.index()).is_some_and(|r| {
+            r.state != State::Free && r.seq == seq && r.claimed.compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed).is_ok()
+        })
+    }
+
+    /// Gives a claim back (its commit failed, so the subscription did not fire).
+    pub fn unclaim(&self, slot: SlotId) {
+        self.records[slot.index()].claimed.store(false, Ordering::Release);
+    }
+
+    pub fn is_claimed(&self, slot: SlotId) -> bool {
+        self.records[slot.index()].claimed.load(Ordering::Acquire)
+    }
+
     /// The evaluation errors counted against `slot`: how many and the last kind.
     pub fn errors(&self, slot: SlotId) -> (u32, Option<EvalErrorKind>) {
         let r = &self.records[slot.index()];
@@ -317,6 +330,7 @@ impl Store {
             owner_next: head,
             eval_errors: AtomicU32::new(errors),
             last_error: AtomicU8::new(last.map_or(0, error_code_of)),
+            claimed: AtomicBool::new(false),
             state: match sub.kind {
                 Kind::Wait => State::Wait,
                 Kind::Cancel => State::Cancel,
@@ -395,10 +409,10 @@ impl Store {
         }
     }
 
-    /// The index plan of a stored record, recomputed from its shape and parameters.
-    fn plan_of(&self, r: &Record) -> Option<Vec<(Path, Pred)>> {
-        let shape = self.form(r).shape.as_ref()?;
-        index::plan(shape, &params::decode_owned(self.arena.get(r.blob)))
+    /// The index plan of a stored record, recomputed from its shape and parameters (which it
+    /// borrows from the arena).
+    fn plan_of(&self, r: &Record) -> Option<Vec<(Path, Pred<'_>)>> {
+        plan_of(&self.forms, &self.arena, r)
     }
 
     /// The access classes `slot` is filed under (for `explain`).
@@ -410,9 +424,10 @@ impl Store {
     }
 
     /// Removes the record in `slot` from every structure.
-    pub fn take(&mut self, slot: SlotId) -> Taken {
+    /// Returns its id.
+    pub fn take(&mut self, slot: SlotId) -> String {
         assert!(self.is_live(slot), "taking a free slot");
-        let plan = self.plan_of(&self.records[slot.index()]);
+        let plan = plan_of(&self.forms, &self.arena, &self.records[slot.index()]);
         let id = params::id_bytes(self.arena.get(self.records[slot.index()].blob));
         if let Ok(e) = self.ids.find_entry(self.hasher.hash_one(id), |&s| s == slot) {
             e.remove();
@@ -425,10 +440,7 @@ impl Store {
         p.index.remove(slot, plan.as_deref());
         p.subs -= 1;
         self.release_form(r.form);
-        let owner = if r.owner.is_none() {
-            None
-        } else {
-            let name = String::from_utf8(self.arena.get(self.owners.recs[r.owner.index()].name).to_vec()).expect("owner names are str");
+        if !r.owner.is_none() {
             if r.owner_prev.is_none() {
                 self.owners.recs[r.owner.index()].head = r.owner_next;
             } else {
@@ -442,8 +454,7 @@ impl Store {
             if o.len == 0 {
                 self.owners.release(r.owner, &mut self.arena, &self.hasher);
             }
-            Some(name)
-        };
+        }
         if r.deadline_ms != NO_DEADLINE {
             self.deadlines.removed();
             if self.deadlines.needs_rebuild() {
@@ -460,7 +471,7 @@ impl Store {
         if self.arena.should_compact() {
             self.compact();
         }
-        Taken { id: taken_id, kind: kind_of(r.state), owner }
+        taken_id
     }
 
     /// Rewrites the arena with only the live strings.
@@ -469,11 +480,14 @@ impl Store {
         self.arena.compact(records.chain(self.owners.blobs_mut()));
     }
 
-    /// Removes every subscription of `owner`, in O(k); returns what was removed.
-    pub fn remove_owner(&mut self, owner: &str) -> Vec<Taken> {
-        let Some(o) = self.owners.find(owner, &self.arena, &self.hasher) else { return Vec::new() };
+    /// Removes every subscription of `owner`, in O(k); returns how many.
+    pub fn remove_owner(&mut self, owner: &str) -> usize {
+        let Some(o) = self.owners.find(owner, &self.arena, &self.hasher) else { return 0 };
         let k = self.owners.recs[o.index()].len;
-        (0..k).map(|_| self.take(self.owners.recs[o.index()].head)).collect()
+        for _ in 0..k {
+            self.take(self.owners.recs[o.index()].head);
+        }
+        k as usize
     }
 
     /// The slots of `owner`'s subscriptions, newest first.
@@ -740,6 +754,13 @@ fn kind_of(state: State) -> Kind {
     }
 }
 
+/// [`Store::plan_of`] over just the fields it reads, so the plan can be held while others
+/// change.
+fn plan_of<'s>(forms: &'s [Option<FormEntry>], arena: &'s Arena, r: &Record) -> Option<Vec<(Path, Pred<'s>)>> {
+    let shape = forms[r.form.index()].as_ref().expect("live form").shape.as_ref()?;
+    index::plan(shape, &params::decode(arena.get(r.blob)))
+}
+
 impl Record {
     fn free() -> Record {
         Record {
@@ -754,6 +775,7 @@ impl Record {
             owner_next: SlotId::NONE,
             eval_errors: AtomicU32::new(0),
             last_error: AtomicU8::new(0),
+            claimed: AtomicBool::new(false),
             state: State::Free,
         }
     }

@@ -272,11 +272,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Params<'_> {
     (0..count).map(|_| r.value()).collect()
 }
 
-/// Decodes the parameters into owned values (for index maintenance, which keeps them).
-pub(crate) fn decode_owned(bytes: &[u8]) -> Vec<Value<'static>> {
-    decode(bytes).into_iter().map(Value::into_owned).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
