@@ -156,7 +156,32 @@ export type ErrorCode =
   | 'no_such_key' | 'no_such_overload' | 'division_by_zero' | 'overflow'
   | 'index_out_of_range' | 'invalid_argument' | 'not_bool'
   | 'invalid_config' | 'internal'
+  | 'redis_error' | 'protocol_error'
   | (string & {})
+
+/** How a `Cluster` client connects (`ranges` and `routes` are fixed by the first to connect). */
+export interface ClusterOptions {
+  /** Prefix of every key: the cluster's name (default `'celmatch'`). */
+  prefix?: string
+  /** Ranges of slots, each leased whole to one worker (default 16). */
+  ranges?: number
+  /** Event name → routing path (dotted, from the event's root), e.g. `{ 'app/order.paid': 'data.orderId' }`. */
+  routes?: Record<string, string>
+}
+
+/** What became of a subscription in a cluster. */
+export interface ClusterOutcome {
+  id: string
+  outcome: 'fired' | 'expired'
+  /** The id of the event that fired it ('' when it expired). */
+  event: string
+  /** The worker that consumed it. */
+  worker: string
+  /** The subscription as registered. */
+  record: SubscriptionRecord
+  /** The output stream entry id. */
+  entry: string
+}
 
 /** Every error celmatch throws is an `Error` with these properties. */
 export interface CelmatchError extends Error {
@@ -178,6 +203,56 @@ export interface CelmatchError extends Error {
  *  a time. (Declared here because the iterator is written in JavaScript, in index.js.) */
 export interface Engine {
   [Symbol.iterator](): Iterator<SubscriptionRecord>
+}
+
+/**
+ * A client of a cluster of celmatch workers (`celmatch worker --redis URL`) whose state is in
+ * Redis: register and remove subscriptions, publish events, read what fired or expired.
+ */
+export declare class Cluster {
+  /**
+   * Connects: `redis://host:port/` for one server, `redis+cluster://host:port,host:port` for
+   * a Redis Cluster. `ranges` and `routes` are fixed by the first client or worker to
+   * connect, which must give `routes` (`{}` is fine); later ones must give the same or
+   * leave them out.
+   * Errors: `redis_error`, `invalid_argument`.
+   */
+  constructor(url: string, options?: ClusterOptions)
+  /** The number of slot ranges. */
+  get ranges(): number
+  /**
+   * Registers a subscription (a record as `addMany` takes); `false` if the same one was
+   * registered already. A timeout becomes a deadline by this machine's clock; `lookback`
+   * is not supported. Errors: compile errors, `id_conflict`, `invalid_subscription`,
+   * `redis_error`.
+   */
+  add(record: SubscriptionRecord): boolean
+  /** Removes a subscription; `false` if it is not registered (any more: fired or expired). */
+  remove(id: string): boolean
+  /** Publishes an event to its slot's range; returns the stream entry id. */
+  publish(event: EventInput): string
+  /** Everything that fired or expired so far. */
+  outcomes(): ClusterOutcome[]
+  /**
+   * The outcomes after `cursor` (`''` or absent: from the start), at most `count` (default
+   * 1000) per output stream, and the cursor to read on from (text: store it to resume).
+   */
+  readOutcomes(cursor?: string | null, count?: number): { outcomes: ClusterOutcome[]; cursor: string }
+  /**
+   * Deletes the outcomes up to `cursor` (from `readOutcomes`) once they are handled;
+   * returns how many.
+   */
+  trimOutcomes(cursor: string): number
+  /**
+   * Subscriptions (and how many are broadcast), events waiting and pending, outcomes, live
+   * workers, and the same per range with its lease holder.
+   */
+  stats(): Record<string, unknown>
+  /**
+   * Takes `key` in `scope` for `ttlMs` with `SET NX PX`: `true` for the first caller until
+   * it expires.
+   */
+  claim(scope: string, key: string, ttlMs: DurationInput): boolean
 }
 
 /** The matching engine: pending waits and cancellations, indexed by their CEL conditions. */
@@ -279,6 +354,18 @@ export declare class Engine {
    * `null` when it is `null` or `false`.
    */
   key(expr: string, event: EventInput): string | null
+  /**
+   * The slots (ascending) a subscription routes to under `routes` (`{ "event name":
+   * "dotted.path" }`), or `null` for the broadcast set: its condition does not pin the
+   * routing path of its event name with `==` or `in`. Slot = CRC16-XMODEM of the value's
+   * canonical bytes mod 16384, as Redis Cluster computes it.
+   */
+  route(routes: Record<string, string>, record: SubscriptionRecord): number[] | null
+  /**
+   * The slot of an event (a one-element array), or `null` when only broadcast
+   * subscriptions can match it (no route for its name, or an array or object there).
+   */
+  routeEvent(routes: Record<string, string>, event: EventInput): number[] | null
   /**
    * Atomic set-if-absent with expiry: `true` for the first claim of `(scope, key)` within
    * `ttl`, `false` for a duplicate.

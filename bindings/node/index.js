@@ -54,3 +54,4 @@ class Engine extends binding.Engine {
 }
 
 module.exports.Engine = Engine
+module.exports.Cluster = binding.Cluster

@@ -5,4 +5,5 @@ const require = createRequire(import.meta.url)
 const binding = require('./index.js')
 
 export const Engine = binding.Engine
+export const Cluster = binding.Cluster
 export default binding

@@ -76,6 +76,7 @@ mod frontend;
 mod ids;
 mod index;
 mod limits;
+pub mod routing;
 
 pub use engine::{
     parse_duration_ms, parse_time_ms, Clock, Config, ConfigRecord, Durability, Engine, EventFields, Fired, Kind, ManualClock, Stats, Subscription,
@@ -84,6 +85,7 @@ pub use engine::{
 pub use error::{CompileError, CompileErrorKind, Error, ErrorKind, EvalError, EvalErrorKind, Span};
 pub use frontend::Compiled;
 pub use limits::Limits;
+pub use routing::{Route, Routes};
 
 /// Hooks for the cel-spec conformance runner (`core/tests/conformance.rs`); not API.
 #[doc(hidden)]

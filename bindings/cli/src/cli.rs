@@ -157,4 +157,91 @@ pub enum Command {
         #[arg(long, value_name = "S", default_value_t = 42)]
         seed: u64,
     },
+    /// Run a cluster worker: lease slot ranges in Redis, match their events, fire through Redis
+    #[command(long_about = "Run a cluster worker until killed: lease ranges of slots in Redis, load their \
+        subscriptions (and the broadcast set) into a local engine, follow their changes, consume their events \
+        through the consumer group, and consume what fires (or expires) atomically in Redis. A killed worker's \
+        leases lapse after --lease-ms and another worker takes its ranges and pending events. \
+        See the README's Cluster section.")]
+    Worker {
+        #[command(flatten)]
+        redis: RedisArgs,
+        /// How long a lease lasts without renewal (renewed every quarter of it)
+        #[arg(long, value_name = "MS", default_value_t = 5000)]
+        lease_ms: u64,
+        /// This worker's name in Redis (default: host name and process id)
+        #[arg(long, value_name = "ID")]
+        id: Option<String>,
+        /// Log leases taken and lost, claims and skipped events on stderr
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// Talk to a cluster: register and remove subscriptions, publish events, read outcomes, stats
+    Cluster {
+        #[command(subcommand)]
+        command: ClusterCommand,
+    },
+}
+
+/// Where the cluster is, and (for whoever connects first) how it is laid out.
+#[derive(Args, Debug)]
+pub struct RedisArgs {
+    /// redis://host:port/ for one server, redis+cluster://host:port,host:port for a Redis Cluster
+    #[arg(long, value_name = "URL")]
+    pub redis: String,
+    /// Prefix of every key: the cluster's name
+    #[arg(long, value_name = "NAME", default_value = "celmatch")]
+    pub prefix: String,
+    /// Ranges of slots (fixed by the first to connect; others must agree or leave it out)
+    #[arg(long, value_name = "N")]
+    pub ranges: Option<u16>,
+    /// Route events of a name by the value at a path: EVENT=PATH, e.g. app/order.paid=data.orderId
+    /// (repeatable). The first to connect to a cluster must give its routes and fixes them
+    #[arg(long = "route", value_name = "EVENT=PATH")]
+    pub routes: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Register subscriptions (NDJSON records, as `match` reads them); prints {"id","added"} per line
+    Add {
+        #[command(flatten)]
+        redis: RedisArgs,
+        /// Subscriptions, one JSON object per line; `-` reads stdin
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        subscriptions: PathBuf,
+    },
+    /// Remove subscriptions by id; prints {"id","removed"} per id (false: fired, expired or unknown)
+    Remove {
+        #[command(flatten)]
+        redis: RedisArgs,
+        /// Ids to remove; `-` reads them from stdin, one per line
+        #[arg(value_name = "ID", required = true)]
+        ids: Vec<String>,
+    },
+    /// Publish events (NDJSON); prints {"entry"} (the stream entry id) per line
+    Publish {
+        #[command(flatten)]
+        redis: RedisArgs,
+        /// Events, one JSON object per line; `-` reads stdin
+        #[arg(long, value_name = "FILE", default_value = "-")]
+        events: PathBuf,
+    },
+    /// Print outcomes, one JSON object per line: {"id","outcome","event","worker","record","entry"}
+    Fired {
+        #[command(flatten)]
+        redis: RedisArgs,
+        /// Resume from the cursor in FILE (if it exists) and write the new cursor there, so each
+        /// run prints only what is new
+        #[arg(long, value_name = "FILE")]
+        cursor: Option<PathBuf>,
+        /// Delete the printed outcomes from Redis afterwards (needs --cursor)
+        #[arg(long, requires = "cursor")]
+        trim: bool,
+    },
+    /// Print counts: subscriptions (and broadcast), events, pending, outcomes, workers, per range
+    Stats {
+        #[command(flatten)]
+        redis: RedisArgs,
+    },
 }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod cli;
+mod cluster;
 mod commands;
 mod input;
 mod render;
@@ -52,6 +53,8 @@ fn run(args: Vec<OsString>) -> i32 {
         Command::Match { subscriptions, events, state } => commands::run_match(g, subscriptions.as_deref(), &events, state.as_deref()),
         Command::Inspect { store } => commands::inspect(g, &store),
         Command::Bench { waits, shape, events, seed } => bench::bench(g.json, waits, shape, events, seed),
+        Command::Worker { redis, lease_ms, id, verbose } => cluster::worker(&redis, lease_ms, id, verbose),
+        Command::Cluster { command } => cluster::run(command),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@
 //! types of the arguments live in `types/header.d.ts`, which napi prepends to the
 //! generated `index.d.ts`.
 
+mod cluster;
 mod convert;
 mod error;
 
@@ -282,6 +283,31 @@ impl Engine {
         })
     }
 
+    /// The slots (ascending) a subscription routes to under `routes` (`{ "event name":
+    /// "dotted.path" }`), or `null` for the broadcast set: its condition does not pin the
+    /// routing path of its event name with `==` or `in`. Slot = CRC16-XMODEM of the value's
+    /// canonical bytes mod 16384, as Redis Cluster computes it.
+    #[napi(ts_args_type = "routes: Record<string, string>, record: SubscriptionRecord", ts_return_type = "number[] | null")]
+    pub fn route(&self, env: &Env, routes: Unknown, record: Unknown) -> napi::Result<Option<Vec<u32>>> {
+        run(env, || {
+            let routes = cluster::routes(env, routes, "routes")?;
+            let record = convert::json(env, record, "invalid_subscription", "record")?;
+            let sub = Subscription::from_record(&record)?;
+            Ok(slots(self.inner.route(&routes, &sub)?))
+        })
+    }
+
+    /// The slot of an event (a one-element array), or `null` when only broadcast
+    /// subscriptions can match it (no route for its name, or an array or object there).
+    #[napi(ts_args_type = "routes: Record<string, string>, event: EventInput", ts_return_type = "number[] | null")]
+    pub fn route_event(&self, env: &Env, routes: Unknown, event: Unknown) -> napi::Result<Option<Vec<u32>>> {
+        run(env, || {
+            let routes = cluster::routes(env, routes, "routes")?;
+            let event = convert::event(&self.inner, env, event, "event")?;
+            Ok(slots(self.inner.route_event(&routes, &event)?))
+        })
+    }
+
     /// Atomic set-if-absent with expiry: `true` for the first claim of `(scope, key)` within
     /// `ttl`, `false` for a duplicate.
     #[napi(ts_args_type = "scope: string, key: string, ttlMs: DurationInput, nowMs?: TimeInput")]
@@ -393,6 +419,13 @@ impl Engine {
             Some("key") => Ok(self.inner.compile_key(&expr)?.eval(&event)?),
             Some(m) => Err(Failure::argument(format!("mode must be \"condition\" or \"key\", got {m:?}"))),
         }
+    }
+}
+
+fn slots(r: celmatch::Route) -> Option<Vec<u32>> {
+    match r {
+        celmatch::Route::Slots(s) => Some(s.into_iter().map(u32::from).collect()),
+        celmatch::Route::Broadcast => None,
     }
 }
 

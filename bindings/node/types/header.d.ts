@@ -156,7 +156,32 @@ export type ErrorCode =
   | 'no_such_key' | 'no_such_overload' | 'division_by_zero' | 'overflow'
   | 'index_out_of_range' | 'invalid_argument' | 'not_bool'
   | 'invalid_config' | 'internal'
+  | 'redis_error' | 'protocol_error'
   | (string & {})
+
+/** How a `Cluster` client connects (`ranges` and `routes` are fixed by the first to connect). */
+export interface ClusterOptions {
+  /** Prefix of every key: the cluster's name (default `'celmatch'`). */
+  prefix?: string
+  /** Ranges of slots, each leased whole to one worker (default 16). */
+  ranges?: number
+  /** Event name → routing path (dotted, from the event's root), e.g. `{ 'app/order.paid': 'data.orderId' }`. */
+  routes?: Record<string, string>
+}
+
+/** What became of a subscription in a cluster. */
+export interface ClusterOutcome {
+  id: string
+  outcome: 'fired' | 'expired'
+  /** The id of the event that fired it ('' when it expired). */
+  event: string
+  /** The worker that consumed it. */
+  worker: string
+  /** The subscription as registered. */
+  record: SubscriptionRecord
+  /** The output stream entry id. */
+  entry: string
+}
 
 /** Every error celmatch throws is an `Error` with these properties. */
 export interface CelmatchError extends Error {

@@ -4,6 +4,7 @@
 //! runs detached from it (matching, bulk loading, adding), so other Python threads keep running.
 //! One [`Engine`] is shared by any number of threads.
 
+mod cluster;
 mod convert;
 mod errors;
 mod time;
@@ -355,7 +356,7 @@ fn batch_error(py: Python<'_>, index: usize, err: PyErr, results: Vec<Bound<'_, 
 }
 
 impl Engine {
-    fn wrap(engine: celmatch::Engine) -> Engine {
+    pub(crate) fn wrap(engine: celmatch::Engine) -> Engine {
         let config = engine.config();
         let (dialect, lookback_max_age_ms) = (config.dialect, config.lookback_max_age_ms);
         Engine {
@@ -368,7 +369,7 @@ impl Engine {
     /// An `add_many` record as the core's JSON record: Python times and durations become
     /// milliseconds; everything else converts as JSON. A non-dict converts as it is (and then
     /// fails alone as `invalid_subscription`).
-    fn record_json(&self, rec: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
+    pub(crate) fn record_json(&self, rec: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
         let max_depth = self.max_event_depth() + 1;
         let Ok(d) = rec.cast::<PyDict>() else { return to_json(rec, what, max_depth) };
         let mut out = serde_json::Map::new();
@@ -394,7 +395,7 @@ impl Engine {
     }
 
     /// The deepest nesting accepted in events and triggers (the engine's `max_event_depth`).
-    fn max_event_depth(&self) -> usize {
+    pub(crate) fn max_event_depth(&self) -> usize {
         self.inner.config().limits.max_event_depth
     }
 
@@ -908,6 +909,40 @@ impl Engine {
             .map_err(|e| errors::from_core(&e))
     }
 
+    /// route(routes, record) -> list[int] | None
+    ///
+    /// The slots (ascending) a subscription routes to under ``routes`` (``{"event name":
+    /// "dotted.path"}``), or None for the broadcast set: its condition does not pin the routing
+    /// path of its event name with ``==`` or ``in``. Slot = CRC16-XMODEM of the value's
+    /// canonical bytes mod 16384, as Redis Cluster computes it (see the README).
+    ///
+    /// Raises:
+    ///     CompileError: the condition does not compile.
+    #[pyo3(signature = (routes, record, /))]
+    fn route(&self, routes: &Bound<'_, PyAny>, record: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u16>>> {
+        let routes = cluster::routes_arg(routes)?;
+        let json = self.record_json(record, "record")?;
+        let sub = Subscription::from_record(&json).map_err(|e| errors::from_core(&e))?;
+        match self.inner.route(&routes, &sub).map_err(|e| errors::from_core(&e))? {
+            celmatch::Route::Slots(s) => Ok(Some(s)),
+            celmatch::Route::Broadcast => Ok(None),
+        }
+    }
+
+    /// route_event(routes, event) -> list[int] | None
+    ///
+    /// The slot of an event (a one-element list), or None when only broadcast subscriptions
+    /// can match it (no route for its name, or a list or object at the routing path).
+    #[pyo3(signature = (routes, event, /))]
+    fn route_event(&self, routes: &Bound<'_, PyAny>, event: &Bound<'_, PyAny>) -> PyResult<Option<Vec<u16>>> {
+        let routes = cluster::routes_arg(routes)?;
+        let event = event_json(event, &self.inner)?;
+        match self.inner.route_event(&routes, &event).map_err(|e| errors::from_core(&e))? {
+            celmatch::Route::Slots(s) => Ok(Some(s)),
+            celmatch::Route::Broadcast => Ok(None),
+        }
+    }
+
     /// claim(scope, key, ttl, now=None) -> bool
     ///
     /// Claims ``key`` within ``scope`` for ``ttl`` (seconds or ``timedelta``): True if it was
@@ -1080,6 +1115,7 @@ fn _celmatch(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Fired>()?;
     m.add_class::<ManualClock>()?;
     m.add_class::<Subscriptions>()?;
+    m.add_class::<cluster::Cluster>()?;
     m.add("CelmatchError", py.get_type::<CelmatchError>())?;
     m.add("ConfigError", errors::config_error_type(py)?)?;
     m.add("CompileError", py.get_type::<CompileError>())?;

@@ -114,7 +114,7 @@ fn is_scalar(v: &Value<'_>) -> bool {
 }
 
 /// A necessary condition of one atom, if the index can test it.
-fn access<'v>(atom: &Expr, params: &[Value<'v>]) -> Option<(Path, Pred<'v>)> {
+pub(crate) fn access<'v>(atom: &Expr, params: &[Value<'v>]) -> Option<(Path, Pred<'v>)> {
     match atom {
         // A bare boolean field: `async.data.flag`.
         Expr::Path(p) if !p.is_empty() => Some((p.clone(), Pred::Eq(vec![Value::Bool(true)]))),

@@ -186,7 +186,9 @@ fn fold(h: u64) -> u32 {
     (h ^ h >> 32) as u32
 }
 
-fn integral(d: f64) -> Option<i128> {
+/// The integer a double stands for, if it is integral and within ±2^64 (exactly
+/// representable then).
+pub(crate) fn integral(d: f64) -> Option<i128> {
     (d.fract() == 0.0 && d.abs() < 18446744073709551616.0).then_some(d as i128)
 }
 

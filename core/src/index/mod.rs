@@ -25,7 +25,7 @@ use crate::frontend::Shape;
 use crate::ids::{PathId, SlotId};
 use crate::Dialect;
 use access::Pred;
-pub(crate) use keys::KeyHasher;
+pub(crate) use keys::{integral, KeyHasher};
 use keys::{KeyKind, KeyTable};
 use posting::Posting;
 use range::{Bound, RangeIndex, Side};

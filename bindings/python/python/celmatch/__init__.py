@@ -17,6 +17,7 @@ The engine is implemented in Rust (``celmatch._celmatch``); matching runs withou
 
 from celmatch._celmatch import (
     CelmatchError,
+    Cluster,
     Compiled,
     ConfigError,
     CompileError,
@@ -30,6 +31,7 @@ from celmatch._celmatch import (
 
 __all__ = [
     "CelmatchError",
+    "Cluster",
     "Compiled",
     "CompileError",
     "ConfigError",

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Optional, TypedDict, Union, final
 
 __version__: str
-__all__ = ["CelmatchError", "Compiled", "CompileError", "ConfigError", "Engine", "EvalError", "Fired", "ManualClock", "Subscriptions", "__version__"]
+__all__ = ["CelmatchError", "Cluster", "Compiled", "CompileError", "ConfigError", "Engine", "EvalError", "Fired", "ManualClock", "Subscriptions", "__version__"]
 
 _JSON = Any
 """A _JSON-compatible value: dict (str keys), list, tuple, str, int, float, bool or None."""
@@ -359,6 +359,17 @@ class Engine:
         Raises:
             CelmatchError: ``limit_exceeded`` when the claim table is full.
         """
+    def route(self, routes: Mapping[str, str], record: Mapping[str, _JSON], /) -> Optional[list[int]]:
+        """The slots (ascending) a subscription routes to under ``routes`` (``{"event name":
+        "dotted.path"}``), or ``None`` for the broadcast set (its condition does not pin the
+        routing path with ``==`` or ``in``).
+
+        Raises:
+            CompileError: the condition does not compile.
+        """
+    def route_event(self, routes: Mapping[str, str], event: _Event, /) -> Optional[list[int]]:
+        """The slot of an event (a one-element list), or ``None`` when only broadcast
+        subscriptions can match it."""
     def explain(self, id: str, event: Optional[_Event] = None) -> Optional[dict[str, Any]]:
         """How a subscription is indexed, and with ``event`` why that event would or would
         not fire it. ``None`` if there is no such subscription."""
@@ -381,4 +392,58 @@ class Engine:
         """Counters and sizes: subscriptions, shapes, index sizes, events processed, …."""
     def __len__(self) -> int:
         """The number of pending subscriptions."""
+    def __repr__(self) -> str: ...
+
+class _Outcome(TypedDict):
+    id: str
+    outcome: Literal["fired", "expired"]
+    event: str
+    worker: str
+    record: dict[str, Any]
+    entry: str
+
+@final
+class Cluster:
+    """A client of a cluster of celmatch workers on Redis (``celmatch worker --redis URL``)."""
+
+    def __new__(
+        cls,
+        url: str,
+        /,
+        *,
+        prefix: str = "celmatch",
+        ranges: Optional[int] = None,
+        routes: Optional[Mapping[str, str]] = None,
+    ) -> Cluster:
+        """Connects: ``redis://host:port/`` or ``redis+cluster://host:port,host:port``.
+        ``ranges`` and ``routes`` are fixed by the first to connect, which must give
+        ``routes`` (``{}`` is fine).
+
+        Raises:
+            CelmatchError: ``redis_error``, ``invalid_argument``.
+        """
+    @property
+    def ranges(self) -> int:
+        """The number of slot ranges."""
+    def add(self, record: Mapping[str, _JSON], /) -> bool:
+        """Registers a subscription (an ``add_many`` record); False if the same one was there.
+
+        Raises:
+            CompileError: the condition does not compile.
+            CelmatchError: ``id_conflict``, ``invalid_subscription``, ``redis_error``.
+        """
+    def remove(self, id: str, /) -> bool:
+        """Removes a subscription; False if it is not registered (any more)."""
+    def publish(self, event: Mapping[str, _JSON], /) -> str:
+        """Publishes an event to its slot's range; returns the stream entry id."""
+    def outcomes(self) -> list[_Outcome]:
+        """Everything that fired or expired so far (and is not trimmed)."""
+    def read_outcomes(self, cursor: str = "", count: int = 1000) -> tuple[list[_Outcome], str]:
+        """The outcomes after ``cursor`` (at most ``count`` per stream) and the next cursor."""
+    def trim_outcomes(self, cursor: str, /) -> int:
+        """Deletes the outcomes up to ``cursor``; returns how many."""
+    def stats(self) -> dict[str, Any]:
+        """Subscriptions, broadcast, events, pending, outcomes, workers, per range."""
+    def claim(self, scope: str, key: str, ttl: _Seconds) -> bool:
+        """Takes ``key`` in ``scope`` for ``ttl`` (``SET NX PX``): True for the first caller."""
     def __repr__(self) -> str: ...
