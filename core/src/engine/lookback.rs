@@ -31,7 +31,11 @@ impl Lookback {
         let bytes = text.len();
         let seq = self.next_seq;
         self.next_seq += 1;
-        let (queue, total) = self.by_name.entry(Arc::from(name)).or_default();
+        // The name is interned once, not allocated per event.
+        if !self.by_name.contains_key(name) {
+            self.by_name.insert(Arc::from(name), Default::default());
+        }
+        let (queue, total) = self.by_name.get_mut(name).expect("just inserted");
         queue.push_back(Buffered { text, id, time_ms, seq, bytes });
         *total += bytes;
         let mut dropped = Vec::new();

@@ -714,14 +714,15 @@ impl Engine {
         self.check_open()?;
         let lookback_on = self.config.lookback_max_events > 0;
         if lookback_on {
-            let mut lb = self.lookback.lock();
-            let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
-            // Text that parsed as JSON is UTF-8: the buffer keeps it as given.
+            // Text that parsed as JSON is UTF-8: the buffer keeps it as given (copied before
+            // the buffer's lock is taken).
             let text: Arc<str> = match text.and_then(|t| std::str::from_utf8(t).ok()) {
                 Some(t) => Arc::from(t),
                 None => Arc::from(event.to_json().to_string()),
             };
             let item = (text.clone(), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now));
+            let mut lb = self.lookback.lock();
+            let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
             let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
             dropped.extend(evicted);
             let committed = self.persist(|tx| {
