@@ -63,15 +63,25 @@ impl Lookback {
         }
     }
 
+    /// Drops events of `name` older than `min_time_ms`, and every 1,024 events those of all
+    /// names (one name per event keeps this O(1) with many names); returns their sequence
+    /// numbers.
+    pub fn trim_for(&mut self, name: &str, min_time_ms: i64) -> Vec<u64> {
+        if self.next_seq % 1024 == 0 {
+            return self.trim(min_time_ms);
+        }
+        let mut dropped = Vec::new();
+        if let Some((queue, total)) = self.by_name.get_mut(name) {
+            drop_older(queue, total, min_time_ms, &mut dropped);
+        }
+        dropped
+    }
+
     /// Drops events older than `min_time_ms`; returns their sequence numbers.
     pub fn trim(&mut self, min_time_ms: i64) -> Vec<u64> {
         let mut dropped = Vec::new();
         self.by_name.retain(|_, (queue, total)| {
-            while queue.front().is_some_and(|b| b.time_ms < min_time_ms) {
-                let old = queue.pop_front().expect("non-empty");
-                *total -= old.bytes;
-                dropped.push(old.seq);
-            }
+            drop_older(queue, total, min_time_ms, &mut dropped);
             !queue.is_empty()
         });
         dropped
@@ -96,5 +106,43 @@ impl Lookback {
     /// The bytes of buffered event JSON (an estimate), in O(event names).
     pub fn bytes(&self) -> usize {
         self.by_name.values().map(|(_, total)| total).sum()
+    }
+}
+
+/// Pops the events of one name older than `min_time_ms`, noting their sequence numbers.
+fn drop_older(queue: &mut VecDeque<Buffered>, total: &mut usize, min_time_ms: i64, dropped: &mut Vec<u64>) {
+    while queue.front().is_some_and(|b| b.time_ms < min_time_ms) {
+        let old = queue.pop_front().expect("non-empty");
+        *total -= old.bytes;
+        dropped.push(old.seq);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(time_ms: i64) -> (Arc<str>, Option<String>, i64) {
+        (Arc::from("{}"), None, time_ms)
+    }
+
+    #[test]
+    fn each_event_trims_its_own_name_and_every_1024th_trims_all() {
+        let mut lb = Lookback::default();
+        let (old, _) = lb.push("app/a", item(1), 100, 1 << 20);
+        // Events of another name trim only that name…
+        for t in 0..1022 {
+            assert!(lb.trim_for("app/b", 10).is_empty());
+            lb.push("app/b", item(100 + t), 2, 1 << 20);
+        }
+        assert_eq!(lb.since("app/a", 0).count(), 1);
+        // …until the 1,024th, which trims every name.
+        assert_eq!(lb.next_seq % 1024, 1023);
+        lb.push("app/b", item(5000), 2, 1 << 20);
+        assert_eq!(lb.trim_for("app/b", 10), vec![old]);
+        assert_eq!(lb.since("app/a", 0).count(), 0);
+        // Its own name, always.
+        lb.push("app/c", item(1), 10, 1 << 20);
+        assert_eq!(lb.trim_for("app/c", 10).len(), 1);
     }
 }

@@ -722,7 +722,7 @@ impl Engine {
             };
             let item = (text.clone(), meta.id.map(str::to_owned), meta.time_ms.unwrap_or(now));
             let mut lb = self.lookback.lock();
-            let mut dropped = lb.trim(now.saturating_sub(self.config.lookback_max_age_ms));
+            let mut dropped = lb.trim_for(meta.name, now.saturating_sub(self.config.lookback_max_age_ms));
             let (seq, evicted) = lb.push(meta.name, item, self.config.lookback_max_events, self.config.lookback_max_bytes);
             dropped.extend(evicted);
             let committed = self.persist(|tx| {
