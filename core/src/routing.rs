@@ -150,12 +150,6 @@ pub fn canonical_json_bytes(v: &Json) -> Option<Vec<u8>> {
     }
 }
 
-/// The value at a field path, as the engine walks it: `None` when a field is missing or the
-/// path crosses a non-object.
-fn json_at<'j>(root: &'j Json, path: &[Arc<str>]) -> Option<&'j Json> {
-    path.iter().try_fold(root, |cur, field| cur.as_object()?.get(&**field))
-}
-
 impl Engine {
     /// Where a subscription goes under `routes` (see [`crate::routing`]). Fails as
     /// [`Engine::add`] would for a subscription that does not compile.
@@ -194,14 +188,11 @@ impl Engine {
     /// name, or [`Route::Broadcast`] (no route for the name, or a list or object there).
     /// Fails for an event without a name, as [`Engine::process`] would.
     pub fn route_event(&self, routes: &Routes, event: &Json) -> Result<Route, Error> {
-        let obj = event.as_object().ok_or_else(|| Error::invalid_event("an event must be a JSON object"))?;
-        let name = match obj.get(&self.config().fields.name) {
-            Some(Json::String(s)) => s,
-            _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", self.config().fields.name))),
-        };
-        let Some(path) = routes.paths.get(name) else { return Ok(Route::Broadcast) };
-        let value = json_at(event, path).unwrap_or(&Json::Null);
-        Ok(match canonical_json_bytes(value) {
+        let event = Node::from_json(event);
+        let Some(path) = routes.paths.get(self.event_name(&event)?) else { return Ok(Route::Broadcast) };
+        // A missing field (or a path through a non-object) reads as null.
+        let value = crate::eval::lookup_path(&event, path).map_or(Value::Null, Value::from_node);
+        Ok(match canonical_bytes(&value) {
             Some(bytes) => Route::Slots(vec![slot_of(&bytes)]),
             None => Route::Broadcast,
         })

@@ -67,7 +67,7 @@ impl Lookback {
     /// names (one name per event keeps this O(1) with many names); returns their sequence
     /// numbers.
     pub fn trim_for(&mut self, name: &str, min_time_ms: i64) -> Vec<u64> {
-        if self.next_seq % 1024 == 0 {
+        if self.next_seq.is_multiple_of(1024) {
             return self.trim(min_time_ms);
         }
         let mut dropped = Vec::new();

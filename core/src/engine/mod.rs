@@ -610,14 +610,19 @@ impl Engine {
         self.read().validate()
     }
 
+    /// The event's name: `invalid_event` for a non-object or a missing or non-string name.
+    pub(crate) fn event_name<'e>(&self, event: &'e Node<'e>) -> Result<&'e str, Error> {
+        let Node::Map(_) = event else { return Err(Error::invalid_event("an event must be a JSON object")) };
+        match event.get(&self.config.fields.name) {
+            Some(Node::Str(s)) => Ok(&**s),
+            _ => Err(Error::invalid_event(format!("the event has no string field {:?} naming it", self.config.fields.name))),
+        }
+    }
+
     fn event_meta<'e>(&self, event: &'e Node<'e>) -> Result<EventMeta<'e>, Error> {
-        let Node::Map(obj) = event else { return Err(Error::invalid_event("an event must be a JSON object")) };
-        let get = |key: &str| crate::event::entry(obj, key);
+        let name = self.event_name(event)?;
+        let get = |key: &str| event.get(key);
         let f = &self.config.fields;
-        let name = match get(&f.name) {
-            Some(Node::Str(s)) => &**s,
-            _ => return Err(Error::invalid_event(format!("the event has no string field {:?} naming it", f.name))),
-        };
         // An id or a time that is there but unreadable is an error, not "no id" or "now": the
         // event would silently escape `exclude_event_id` or `not_before`.
         let id = match get(&f.id) {
@@ -859,7 +864,14 @@ impl Engine {
             st.undue(&due);
             return Err(e);
         }
-        let out = due.into_iter().map(|s| st.take(s)).collect();
+        let out = due
+            .into_iter()
+            .map(|s| {
+                let id = st.id(s).to_owned();
+                st.take(s);
+                id
+            })
+            .collect();
         drop(st);
         self.claims.sweep(now, limit);
         Ok(out)

@@ -424,8 +424,7 @@ impl Store {
     }
 
     /// Removes the record in `slot` from every structure.
-    /// Returns its id.
-    pub fn take(&mut self, slot: SlotId) -> String {
+    pub fn take(&mut self, slot: SlotId) {
         assert!(self.is_live(slot), "taking a free slot");
         let plan = plan_of(&self.forms, &self.arena, &self.records[slot.index()]);
         let id = params::id_bytes(self.arena.get(self.records[slot.index()].blob));
@@ -433,7 +432,6 @@ impl Store {
             e.remove();
         }
         let r = std::mem::replace(&mut self.records[slot.index()], Record::free());
-        let taken_id = params::id(self.arena.get(r.blob)).to_owned();
         // Unfile: a subscription without a condition is in the scan list (plan `None`).
         let partition = self.form(&r).partition;
         let p = self.partitions[partition.index()].as_mut().expect("live partition");
@@ -471,7 +469,6 @@ impl Store {
         if self.arena.should_compact() {
             self.compact();
         }
-        taken_id
     }
 
     /// Rewrites the arena with only the live strings.
